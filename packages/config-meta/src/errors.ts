@@ -1,0 +1,89 @@
+/** What can be wrong with one value. */
+export type ConfigIssueCode =
+  | "INVALID_VALUE"
+  | "UNKNOWN_KEY"
+  | "ALIAS_CONFLICT"
+  | "MISSING_VALUE"
+  | "NOT_AN_OBJECT"
+  | "RULE_VIOLATION";
+
+/** One problem with one field, ready to be shown to a person. */
+export interface ConfigIssue {
+  readonly code: ConfigIssueCode;
+  /** Dotted path, e.g. `training.batchSize`. */
+  readonly path: string;
+  /** What is wrong, without the value: `must be a power of two`. */
+  readonly message: string;
+  /** Whether `value` is meaningful (a missing value has none). */
+  readonly hasValue: boolean;
+  readonly value?: unknown;
+  /** Where the value came from, e.g. `--batch-size on the command line`. */
+  readonly origin?: string;
+  /** How to fix it, e.g. `Did you mean "batchSize"?`. */
+  readonly hint?: string;
+  /** Show the value as `***`. */
+  readonly secret?: boolean;
+}
+
+/** The codes of non-fatal findings. */
+export type ConfigWarningCode =
+  | "DEPRECATED_NAME"
+  | "DETERMINISTIC_WITH_WORKERS"
+  | "UNUSED_SETTING"
+  | "INFERRED_CONFLICT"
+  | "IGNORED_SETTING";
+
+/** A finding that never fails a run but is always shown. */
+export interface ConfigWarning {
+  readonly code: ConfigWarningCode;
+  readonly path: string;
+  readonly message: string;
+}
+
+export const SECRET_MASK = "***";
+
+/** Renders a value for a message: strings quoted, numbers as typed, long values shortened. */
+export function renderValue(value: unknown, secret = false): string {
+  if (secret) return SECRET_MASK;
+  if (typeof value === "number" || typeof value === "bigint") return String(value);
+  if (value === undefined) return "undefined";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** `training.batchSize: must be a power of two, got 12 (from --batch-size on the command line).` */
+export function formatIssue(issue: ConfigIssue): string {
+  const got = issue.hasValue ? `, got ${renderValue(issue.value, issue.secret)}` : "";
+  const origin = issue.origin ? ` (from ${issue.origin})` : "";
+  const hint = issue.hint ? ` ${issue.hint}` : "";
+  return `${issue.path}: ${issue.message}${got}${origin}.${hint}`;
+}
+
+/** A config that cannot be used. `issues` lists every problem found, not just the first. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly code: ConfigIssueCode;
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[], options?: { cause?: unknown }) {
+    const first = issues[0];
+    if (!first) throw new TypeError("ConfigError needs at least one issue");
+    const lines = issues.map(formatIssue);
+    super(
+      lines.length === 1 ? lines[0] : `${lines.length} problems:\n${lines.map((l) => `  - ${l}`).join("\n")}`,
+      options,
+    );
+    this.code = first.code;
+    this.issues = issues;
+  }
+}
+
+/** Type guard for `ConfigError`, optionally of one code; works across package copies. */
+export function isConfigError(value: unknown, code?: ConfigIssueCode): value is ConfigError {
+  return (
+    value instanceof Error &&
+    value.name === "ConfigError" &&
+    Array.isArray((value as Partial<ConfigError>).issues) &&
+    (code === undefined || (value as ConfigError).code === code)
+  );
+}

@@ -1,0 +1,45 @@
+export {
+  ConfigError,
+  type ConfigIssue,
+  type ConfigIssueCode,
+  type ConfigWarning,
+  type ConfigWarningCode,
+  formatIssue,
+  isConfigError,
+  renderValue,
+  SECRET_MASK,
+} from "./errors.ts";
+export {
+  type DeprecatedFlag,
+  defineField,
+  type FieldAlias,
+  type FieldMeta,
+  fieldRegistry,
+  HELP_GROUPS,
+  type HelpGroup,
+} from "./field.ts";
+export {
+  type FieldInfo,
+  getField,
+  kebabCase,
+  listFields,
+  screamingSnake,
+  sectionDefaults,
+  unwrapSchema,
+  type ValueKind,
+} from "./introspect.ts";
+export {
+  createSection,
+  type DescribeOrigin,
+  defineRule,
+  type NormalizeResult,
+  normalizeSection,
+  type ParseOptions,
+  type Rule,
+  type RuleFinding,
+  type SafeParseResult,
+  type Section,
+  sectionJsonSchema,
+} from "./section.ts";
+export { closestName, didYouMean } from "./suggest.ts";
+export { fromZodIssues, houseMessage } from "./zod-issues.ts";

@@ -1,0 +1,19 @@
+// Regenerates the committed JSON Schemas and the field reference in docs/configuration.md.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { REFERENCE_MARKER, renderFieldReference, renderJsonSchema, SCHEMA_FILES } from "./schemas.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+for (const file of SCHEMA_FILES) {
+  const target = join(root, file.path);
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, renderJsonSchema(file.schema, file.title));
+  console.log(`wrote ${file.path}`);
+}
+const docPath = join(root, "docs/configuration.md");
+const doc = readFileSync(docPath, "utf8");
+const at = doc.indexOf(REFERENCE_MARKER);
+const head = at === -1 ? `${doc.trimEnd()}\n\n` : doc.slice(0, at);
+writeFileSync(docPath, head + renderFieldReference());
+console.log("wrote docs/configuration.md");
