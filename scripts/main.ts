@@ -8,4 +8,5 @@ console.log("Resolved default execution config:");
 console.log(JSON.stringify(resolved, null, 2));
 if (JSON.stringify(resolved) !== JSON.stringify(EXECUTION_DEFAULTS)) throw new Error("defaults drifted");
 console.log("\nJSON Schemas (point your editor's YAML/JSON validation at them):");
-for (const file of SCHEMA_FILES) console.log(`  ${file.title.padEnd(28)} ${relative(process.cwd(), file.path) || file.path}`);
+for (const file of SCHEMA_FILES)
+  console.log(`  ${file.title.padEnd(28)} ${relative(process.cwd(), file.path) || file.path}`);

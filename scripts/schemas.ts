@@ -4,11 +4,31 @@ import { InferenceConfigSchema, ModelConfigSchema, TrainingConfigSchema } from "
 import type * as z from "zod";
 
 /** Every generated JSON Schema: its path in the repository and its content. */
-export const SCHEMA_FILES: readonly { readonly path: string; readonly title: string; readonly schema: z.ZodObject }[] = [
-  { path: "packages/execution-config/schema/execution-config.schema.json", title: "trainkit execution config", schema: ExecutionConfigSchema },
-  { path: "packages/training-config/schema/model-config.schema.json", title: "trainkit model config", schema: ModelConfigSchema },
-  { path: "packages/training-config/schema/training-config.schema.json", title: "trainkit training config", schema: TrainingConfigSchema },
-  { path: "packages/training-config/schema/inference-config.schema.json", title: "trainkit inference config", schema: InferenceConfigSchema },
+export const SCHEMA_FILES: readonly {
+  readonly path: string;
+  readonly title: string;
+  readonly schema: z.ZodObject;
+}[] = [
+  {
+    path: "packages/execution-config/schema/execution-config.schema.json",
+    title: "trainkit execution config",
+    schema: ExecutionConfigSchema,
+  },
+  {
+    path: "packages/training-config/schema/model-config.schema.json",
+    title: "trainkit model config",
+    schema: ModelConfigSchema,
+  },
+  {
+    path: "packages/training-config/schema/training-config.schema.json",
+    title: "trainkit training config",
+    schema: TrainingConfigSchema,
+  },
+  {
+    path: "packages/training-config/schema/inference-config.schema.json",
+    title: "trainkit inference config",
+    schema: InferenceConfigSchema,
+  },
 ];
 
 export function renderJsonSchema(schema: z.ZodObject, title: string): string {
@@ -28,17 +48,27 @@ function flagsOf(f: ReturnType<typeof listFields>[number]): string {
   return flags.map((x) => `\`${x}\``).join(", ");
 }
 
-function table(section: string, schema: z.ZodObject, filter: (f: ReturnType<typeof listFields>[number]) => boolean = () => true): string {
+function table(
+  section: string,
+  schema: z.ZodObject,
+  filter: (f: ReturnType<typeof listFields>[number]) => boolean = () => true,
+): string {
   const rows = listFields(schema)
     .filter(filter)
     .map((f) => {
       const dflt = f.hasDefault ? `\`${renderValue(f.defaultValue, f.meta.secret)}\`` : "required";
       const type = f.choices.length > 0 ? f.choices.map((c) => `\`${c}\``).join(" \\| ") : f.kind;
-      const aliases = (f.meta.aliases ?? []).map((a) => `\`${a.name}\`${a.deprecated ? " (deprecated)" : ""}`);
+      const aliases = (f.meta.aliases ?? []).map(
+        (a) => `\`${a.name}\`${a.deprecated ? " (deprecated)" : ""}`,
+      );
       const legacy = f.legacyKey === null ? "—" : `\`${f.legacyKey}\``;
       return `| \`${section}.${f.key}\` | ${cell(type)}${f.nullable ? " \\| null" : ""} | ${dflt} | ${cell(f.meta.description)} | ${flagsOf(f)}${aliases.length ? `; key aliases ${aliases.join(", ")}` : ""} | ${legacy} |`;
     });
-  return ["| Field | Type | Default | Description | Flags | params.cfg key |", "|---|---|---|---|---|---|", ...rows].join("\n");
+  return [
+    "| Field | Type | Default | Description | Flags | params.cfg key |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
 }
 
 /** The generated field reference that ends docs/configuration.md. */
@@ -63,7 +93,12 @@ export function renderFieldReference(): string {
     "",
   ];
   for (const category of EXECUTION_CATEGORIES) {
-    parts.push(`#### ${category}`, "", table("execution", ExecutionConfigSchema, (f) => f.meta.category === category), "");
+    parts.push(
+      `#### ${category}`,
+      "",
+      table("execution", ExecutionConfigSchema, (f) => f.meta.category === category),
+      "",
+    );
   }
   return `${parts.join("\n").trimEnd()}\n`;
 }

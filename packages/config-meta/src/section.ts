@@ -48,6 +48,17 @@ export interface NormalizeResult {
   readonly renamed: ReadonlyMap<string, string>;
 }
 
+/** Replaces -0 with 0 so that a parsed value equals its JSON round trip. */
+function canonicalize<T>(value: T): T {
+  if (Object.is(value, -0)) return 0 as T;
+  if (Array.isArray(value)) return value.map(canonicalize) as T;
+  if (isPlainObject(value)) {
+    const record: Record<string, unknown> = value;
+    for (const key of Object.keys(record)) record[key] = canonicalize(record[key]);
+  }
+  return value;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -189,10 +200,11 @@ export function createSection<S extends z.ZodObject>(
         issues.push(origin ? { ...issue, origin } : issue);
       }
     } else if (issues.length === 0) {
-      const ruled = check(parsed.data, options);
+      const data = canonicalize(parsed.data);
+      const ruled = check(data, options);
       issues.push(...ruled.issues);
       warnings.push(...ruled.warnings);
-      if (issues.length === 0) return { success: true, data: parsed.data, warnings };
+      if (issues.length === 0) return { success: true, data, warnings };
     }
     return { success: false, error: new ConfigError(issues), warnings };
   };
