@@ -2,7 +2,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { REFERENCE_MARKER, renderFieldReference, renderJsonSchema, SCHEMA_FILES } from "./schemas.ts";
+import {
+  embedExamples,
+  REFERENCE_MARKER,
+  renderFieldReference,
+  renderJsonSchema,
+  SCHEMA_FILES,
+} from "./schemas.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 for (const file of SCHEMA_FILES) {
@@ -17,3 +23,9 @@ const at = doc.indexOf(REFERENCE_MARKER);
 const head = at === -1 ? `${doc.trimEnd()}\n\n` : doc.slice(0, at);
 writeFileSync(docPath, head + renderFieldReference());
 console.log("wrote docs/configuration.md");
+
+for (const name of ["precedence.md", "legacy-bridge.md"]) {
+  const path = join(root, "docs", name);
+  writeFileSync(path, embedExamples(readFileSync(path, "utf8"), root));
+  console.log(`wrote docs/${name}`);
+}

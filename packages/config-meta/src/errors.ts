@@ -5,7 +5,8 @@ export type ConfigIssueCode =
   | "ALIAS_CONFLICT"
   | "MISSING_VALUE"
   | "NOT_AN_OBJECT"
-  | "RULE_VIOLATION";
+  | "RULE_VIOLATION"
+  | "CONFLICT";
 
 /** One problem with one field, ready to be shown to a person. */
 export interface ConfigIssue {
@@ -31,7 +32,9 @@ export type ConfigWarningCode =
   | "DETERMINISTIC_WITH_WORKERS"
   | "UNUSED_SETTING"
   | "INFERRED_CONFLICT"
-  | "IGNORED_SETTING";
+  | "IGNORED_SETTING"
+  | "DATA_CONTRACT"
+  | "SUSPICIOUS_VALUE";
 
 /** A finding that never fails a run but is always shown. */
 export interface ConfigWarning {

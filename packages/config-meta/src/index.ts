@@ -1,3 +1,4 @@
+export { type CoerceResult, coerceFieldValue } from "./coerce.ts";
 export {
   ConfigError,
   type ConfigIssue,
@@ -19,6 +20,7 @@ export {
   type HelpGroup,
 } from "./field.ts";
 export {
+  applyValueAlias,
   type FieldInfo,
   getField,
   kebabCase,

@@ -143,3 +143,9 @@ export function sectionDefaults(section: z.ZodObject): Record<string, unknown> {
   for (const f of listFields(section)) if (f.hasDefault) out[f.key] = structuredClone(f.defaultValue);
   return out;
 }
+
+/** Maps an alternative enum spelling to the canonical value (`silu` -> `swish`); other values pass. */
+export function applyValueAlias(field: FieldInfo, value: unknown): unknown {
+  const aliases = field.meta.valueAliases;
+  return aliases && typeof value === "string" ? (aliases[value] ?? value) : value;
+}

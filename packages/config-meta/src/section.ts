@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { ConfigError, type ConfigIssue, type ConfigWarning, type ConfigWarningCode } from "./errors.ts";
-import { type FieldInfo, listFields } from "./introspect.ts";
+import { applyValueAlias, type FieldInfo, listFields } from "./introspect.ts";
 import { fromZodIssues, houseMessage } from "./zod-issues.ts";
 
 /** A finding of a cross-field rule, with a path relative to the section. */
@@ -111,9 +111,7 @@ export function normalizeSection(
         });
       }
     }
-    const mapped =
-      field?.meta.valueAliases && typeof raw === "string" ? field.meta.valueAliases[raw] : undefined;
-    value[target] = mapped ?? raw;
+    value[target] = field ? applyValueAlias(field, raw) : raw;
   }
   return { value, warnings, issues, renamed };
 }

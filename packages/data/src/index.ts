@@ -1,0 +1,48 @@
+export {
+  BUNDLE_FILE,
+  BUNDLE_FORMAT,
+  BUNDLE_FORMAT_VERSION,
+  type BundleManifest,
+  type ModelBundle,
+  readModelBundle,
+  resolveBundlePath,
+  type WriteBundleInput,
+  writeModelBundle,
+} from "./bundle.ts";
+export {
+  assertDataContract,
+  CONTRACT_KEYS,
+  type ContractFinding,
+  type ContractFindingCode,
+  type ContractOptions,
+  type ContractReport,
+  checkDataContract,
+  type DataModelType,
+  type DataPurpose,
+} from "./contract.ts";
+export { DataError, type DataErrorCode, type DataErrorOptions, isDataError } from "./errors.ts";
+export { type InferredValue, inferProbeSize, readNphotons } from "./infer.ts";
+export { readMetadata } from "./metadata.ts";
+export {
+  DTYPES,
+  type Dtype,
+  type DtypeData,
+  elementCount,
+  type NdArray,
+  type NdArrayOf,
+  type NumericDtype,
+  type StringDtype,
+} from "./ndarray.ts";
+export { DEFAULT_MAX_BYTES, encodeNpy, type NpyOptions, type NpyVersion, parseNpy } from "./npy.ts";
+export {
+  type ArrayHeader,
+  type LoadNpzOptions,
+  loadNpz,
+  type Npz,
+  type NpzHeaders,
+  type NpzInput,
+  type ReadNpzHeadersOptions,
+  readNpzHeaders,
+  type SaveNpzOptions,
+  saveNpz,
+} from "./npz.ts";

@@ -1,0 +1,31 @@
+/** What can go wrong while gathering configuration, before or beside validation. */
+export type FactoryErrorCode =
+  | "SOURCE_NOT_FOUND"
+  | "SOURCE_UNREADABLE"
+  | "SOURCE_MALFORMED"
+  | "DATA_NOT_FOUND"
+  | "DATA_INVALID"
+  | "MODEL_NOT_FOUND"
+  | "LEGACY_ALREADY_BRIDGED"
+  | "LEGACY_KEY_MISSING";
+
+/** A problem with a source, a data file or the legacy store. Validation problems are `ConfigError`s. */
+export class FactoryError extends Error {
+  override readonly name = "FactoryError";
+  readonly code: FactoryErrorCode;
+
+  constructor(code: FactoryErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Type guard for `FactoryError`, optionally of one code. */
+export function isFactoryError(value: unknown, code?: FactoryErrorCode): value is FactoryError {
+  return (
+    value instanceof Error &&
+    value.name === "FactoryError" &&
+    typeof (value as Partial<FactoryError>).code === "string" &&
+    (code === undefined || (value as FactoryError).code === code)
+  );
+}

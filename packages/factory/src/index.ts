@@ -1,0 +1,41 @@
+export type { AuditEntry, ShadowedValue } from "./audit.ts";
+export { detectEnvironment, type RunEnvironment } from "./environment.ts";
+export { FactoryError, type FactoryErrorCode, isFactoryError } from "./errors.ts";
+export { codeLayer, type Layer, type LayerEntry, layerFromSections, type SectionedInput } from "./layer.ts";
+export {
+  fromLegacyParams,
+  LEGACY_ONLY_KEYS,
+  type LegacyLayer,
+  type LegacyParams,
+  LegacyParamsStore,
+  loadLegacyParamsFile,
+  toLegacyParams,
+} from "./legacy.ts";
+export { describeOrigin, LEVELS, type Level, levelRank, type Origin, PRECEDENCE } from "./levels.ts";
+export {
+  type AnyPayload,
+  createInferencePayload,
+  createTrainingPayload,
+  type InferencePayload,
+  type InferencePayloadConfig,
+  type InferencePayloadOptions,
+  type Payload,
+  resolvePayload,
+  type TrainingPayload,
+  type TrainingPayloadConfig,
+  type TrainingPayloadOptions,
+} from "./payload.ts";
+export { INFERENCE_SPEC, PAYLOAD_SPECS, type PayloadKind, TRAINING_SPEC } from "./payload-spec.ts";
+export { type PayloadRule, type PayloadSpec, peekValue, type Resolution, resolve } from "./resolve.ts";
+export {
+  CONFIG_SECTIONS,
+  envVariableOf,
+  envVariables,
+  loadConfigFile,
+  loadEnvironment,
+  loadRunDirectory,
+  orderSources,
+  parseConfigText,
+  RESERVED_ENV,
+  type Source,
+} from "./sources.ts";

@@ -1,0 +1,76 @@
+/** The five precedence levels, highest first. */
+export const LEVELS = ["override", "execution", "config", "inferred", "default"] as const;
+export type Level = (typeof LEVELS)[number];
+
+/** Rank of a level: 1 is the highest. */
+export function levelRank(level: Level): number {
+  return LEVELS.indexOf(level) + 1;
+}
+
+/** The precedence table as data: printed by `--help` and the docs. */
+export const PRECEDENCE: readonly {
+  readonly rank: number;
+  readonly level: Level;
+  readonly inCode: string;
+  readonly fromCommandLine: string;
+}[] = [
+  {
+    rank: 1,
+    level: "override",
+    inCode: "`overrides` argument",
+    fromCommandLine: "training/model flags you typed, --set path=value",
+  },
+  {
+    rank: 2,
+    level: "execution",
+    inCode: "`execution` argument (a partial ExecutionConfig)",
+    fromCommandLine: "execution flags you typed",
+  },
+  {
+    rank: 3,
+    level: "config",
+    inCode: "`sources`: config files, env, legacy params, a previous run",
+    fromCommandLine:
+      "--config FILE (later wins), TRAINKIT_* env (above files), --legacy-params FILE, --from-run DIR (lowest)",
+  },
+  {
+    rank: 4,
+    level: "inferred",
+    inCode: "computed from data and environment",
+    fromCommandLine: "N from probeGuess, nphotons from NPZ metadata, accelerator auto, progress bar from TTY",
+  },
+  { rank: 5, level: "default", inCode: "schema defaults", fromCommandLine: "—" },
+];
+
+/** Where a value came from. */
+export type Origin =
+  | { readonly kind: "cli"; readonly token: string }
+  | { readonly kind: "code"; readonly argument: string }
+  | { readonly kind: "file"; readonly file: string; readonly line: number; readonly column: number }
+  | { readonly kind: "env"; readonly variable: string }
+  | { readonly kind: "legacy"; readonly file: string; readonly key: string }
+  | { readonly kind: "run"; readonly dir: string }
+  | { readonly kind: "inferred"; readonly from: string }
+  | { readonly kind: "default" };
+
+/** A human phrase for an origin: `"--batch-size 32" on the command line`, `exp.yaml:4:3`, ... */
+export function describeOrigin(origin: Origin): string {
+  switch (origin.kind) {
+    case "cli":
+      return `"${origin.token}" on the command line`;
+    case "code":
+      return `the ${origin.argument} argument`;
+    case "file":
+      return `${origin.file}:${origin.line}:${origin.column}`;
+    case "env":
+      return `environment variable ${origin.variable}`;
+    case "legacy":
+      return `legacy params ${origin.file}, key "${origin.key}"`;
+    case "run":
+      return `previous run ${origin.dir}`;
+    case "inferred":
+      return `inferred from ${origin.from}`;
+    case "default":
+      return "the default";
+  }
+}

@@ -1,0 +1,320 @@
+import type { ConfigIssue, ConfigWarning } from "@trainkit/config-meta";
+import { ConfigError, renderValue } from "@trainkit/config-meta";
+import {
+  checkDataContract,
+  inferProbeSize,
+  isDataError,
+  type ModelBundle,
+  readModelBundle,
+  readNphotons,
+  readNpzHeaders,
+} from "@trainkit/data";
+import type { ExecutionConfig, ExecutionConfigInput } from "@trainkit/execution-config";
+import type {
+  InferenceConfig,
+  InferenceConfigInput,
+  ModelConfig,
+  ModelConfigInput,
+  TrainingConfig,
+  TrainingConfigInput,
+} from "@trainkit/training-config";
+import type { AuditEntry } from "./audit.ts";
+import { detectEnvironment, environmentEntries, inferredLayer, type RunEnvironment } from "./environment.ts";
+import { FactoryError } from "./errors.ts";
+import { codeLayer, type Layer, type LayerEntry } from "./layer.ts";
+import { type LegacyParams, loadLegacyParamsFile, toLegacyParams } from "./legacy.ts";
+import { describeOrigin, levelRank, type Origin } from "./levels.ts";
+import { PAYLOAD_SPECS, type PayloadKind } from "./payload-spec.ts";
+import { peekValue, resolve } from "./resolve.ts";
+import { loadConfigFile, loadEnvironment, loadRunDirectory, orderSources, type Source } from "./sources.ts";
+
+export interface TrainingPayloadConfig {
+  readonly model: ModelConfig;
+  readonly training: TrainingConfig;
+  readonly execution: ExecutionConfig;
+}
+
+export interface InferencePayloadConfig {
+  readonly model: ModelConfig;
+  readonly inference: InferenceConfig;
+  readonly execution: ExecutionConfig;
+}
+
+/** One validated job description with its audit trail and its legacy dictionary. */
+export interface Payload<K extends PayloadKind, C> {
+  readonly kind: K;
+  readonly config: C;
+  /** One entry per leaf, in schema order: value, level, origin and what it shadowed. */
+  readonly audit: readonly AuditEntry[];
+  readonly warnings: readonly ConfigWarning[];
+  /** Upstream-compatible flat map of every value set above the default level. */
+  readonly overridesApplied: Readonly<Record<string, unknown>>;
+  /** The flat `params.cfg` dictionary for legacy readers (never holds execution fields). */
+  readonly legacy: LegacyParams;
+}
+
+export type TrainingPayload = Payload<"training", TrainingPayloadConfig>;
+export type InferencePayload = Payload<"inference", InferencePayloadConfig>;
+export type AnyPayload = TrainingPayload | InferencePayload;
+
+interface CommonOptions {
+  readonly execution?: ExecutionConfigInput;
+  /** Config files, environment, legacy params, a previous run: all at the `config` level. */
+  readonly sources?: readonly Source[];
+  /** Layers built elsewhere (e.g. the command line), at any level. */
+  readonly layers?: readonly Layer[];
+  /** Machine facts for the `inferred` level; detected when absent. */
+  readonly environment?: RunEnvironment;
+}
+
+export interface TrainingPayloadOptions extends CommonOptions {
+  readonly trainDataFile?: string;
+  readonly outputDir?: string;
+  readonly overrides?: { readonly model?: ModelConfigInput; readonly training?: TrainingConfigInput };
+}
+
+export interface InferencePayloadOptions extends CommonOptions {
+  readonly modelPath?: string;
+  readonly testDataFile?: string;
+  readonly outputDir?: string;
+  readonly overrides?: { readonly model?: ModelConfigInput; readonly inference?: InferenceConfigInput };
+}
+
+/**
+ * Resolves layers into a payload: validation, audit, warnings and the legacy dictionary. Pure: no
+ * files are read (the inferred layer must already be among `layers`).
+ */
+export function resolvePayload<K extends PayloadKind>(
+  kind: K,
+  layers: readonly Layer[],
+  warnings: readonly ConfigWarning[] = [],
+): K extends "training" ? TrainingPayload : InferencePayload {
+  const resolution = resolve<Record<string, Record<string, unknown>>>(PAYLOAD_SPECS[kind], layers);
+  const payload: Payload<PayloadKind, unknown> = {
+    kind,
+    config: resolution.config,
+    audit: resolution.audit,
+    warnings: [...warnings, ...resolution.warnings],
+    overridesApplied: resolution.overridesApplied,
+    legacy: toLegacyParams(kind, resolution.config),
+  };
+  return payload as K extends "training" ? TrainingPayload : InferencePayload;
+}
+
+async function gatherLayers(
+  kind: PayloadKind,
+  options: CommonOptions & { readonly overrides?: object | undefined },
+  args: Readonly<Record<string, string | undefined>>,
+): Promise<{ layers: Layer[]; warnings: ConfigWarning[] }> {
+  const layers: Layer[] = [];
+  const warnings: ConfigWarning[] = [];
+  for (const source of orderSources(options.sources ?? [])) {
+    switch (source.kind) {
+      case "file":
+        layers.push(await loadConfigFile(source.path));
+        break;
+      case "env":
+        layers.push(loadEnvironment(source.env ?? process.env));
+        break;
+      case "legacy": {
+        const legacy = await loadLegacyParamsFile(source.path, kind);
+        layers.push(legacy.layer);
+        warnings.push(...legacy.warnings);
+        break;
+      }
+      case "run":
+        layers.push(await loadRunDirectory(source.dir));
+        break;
+    }
+  }
+  layers.push(...(options.layers ?? []));
+  layers.push(
+    codeLayer(
+      "override",
+      "overrides",
+      options.overrides as Record<string, Record<string, unknown>> | undefined,
+    ),
+  );
+  layers.push(
+    codeLayer("execution", "execution", options.execution ? { execution: options.execution } : undefined),
+  );
+  const argEntries: LayerEntry[] = Object.entries(args)
+    .filter(([, value]) => value !== undefined)
+    .map(([path, value]) => ({
+      path,
+      value,
+      origin: { kind: "code", argument: path.split(".")[1] ?? path },
+    }));
+  layers.push({ level: "override", entries: argEntries });
+  return { layers, warnings };
+}
+
+/** Checks that a data file exists and follows the data contract; returns the contract's warnings. */
+async function checkDataFile(
+  path: string,
+  origin: Origin,
+  field: string,
+  modelType: unknown,
+): Promise<ConfigWarning[]> {
+  const where = `${field} (${describeOrigin(origin)})`;
+  let headers: Awaited<ReturnType<typeof readNpzHeaders>>;
+  try {
+    headers = await readNpzHeaders(path);
+  } catch (error) {
+    if (isDataError(error, "FILE_NOT_FOUND")) {
+      throw new FactoryError("DATA_NOT_FOUND", `${where}: ${path} does not exist.`, { cause: error });
+    }
+    throw new FactoryError("DATA_INVALID", `${where}: ${(error as Error).message}`, { cause: error });
+  }
+  const report = checkDataContract(headers, {
+    file: path,
+    purpose: field.startsWith("training.train") ? "train" : "test",
+    modelType: modelType === "supervised" ? "supervised" : "pinn",
+  });
+  if (report.errors.length > 0) {
+    const lines = report.errors.map((e) => e.message);
+    throw new FactoryError(
+      "DATA_INVALID",
+      lines.length === 1
+        ? `${where}: ${lines[0]}`
+        : `${where}: ${lines.length} problems:\n${lines.map((l) => `  - ${l}`).join("\n")}`,
+    );
+  }
+  return report.warnings.map(
+    (w): ConfigWarning => ({ code: "DATA_CONTRACT", path: field, message: w.message }),
+  );
+}
+
+function peekString(kind: PayloadKind, layers: readonly Layer[], path: string) {
+  const found = peekValue(PAYLOAD_SPECS[kind], layers, path);
+  return found && typeof found.value === "string" && found.value !== ""
+    ? { value: found.value, origin: found.origin }
+    : undefined;
+}
+
+/**
+ * Builds a validated training payload `{ model, training, execution }` from every level: `overrides`
+ * (and the `trainDataFile`/`outputDir` arguments), `execution`, `sources`, values inferred from the
+ * training data and the machine, and the schema defaults. Throws `ConfigError` (validation) or
+ * `FactoryError` (sources and data files).
+ */
+export async function createTrainingPayload(options: TrainingPayloadOptions = {}): Promise<TrainingPayload> {
+  const { layers, warnings } = await gatherLayers("training", options, {
+    "training.trainDataFile": options.trainDataFile,
+    "training.outputDir": options.outputDir,
+  });
+  const modelType = peekValue(PAYLOAD_SPECS.training, layers, "model.modelType")?.value;
+  const inferred: LayerEntry[] = environmentEntries(options.environment ?? detectEnvironment());
+  const train = peekString("training", layers, "training.trainDataFile");
+  if (train) {
+    warnings.push(...(await checkDataFile(train.value, train.origin, "training.trainDataFile", modelType)));
+    const probe = await inferProbeSize(train.value);
+    inferred.push({ path: "model.N", value: probe.value, origin: { kind: "inferred", from: probe.source } });
+    const nphotons = await readNphotons(train.value);
+    if (nphotons) {
+      inferred.push({
+        path: "training.nphotons",
+        value: nphotons.value,
+        origin: { kind: "inferred", from: nphotons.source },
+      });
+    }
+  }
+  const test = peekString("training", layers, "training.testDataFile");
+  if (test)
+    warnings.push(...(await checkDataFile(test.value, test.origin, "training.testDataFile", modelType)));
+  return resolvePayload("training", [...layers, inferredLayer(inferred)], warnings);
+}
+
+/**
+ * Builds a validated inference payload `{ model, inference, execution }`. The model section comes
+ * from the bundle saved by training (at the `inferred` level); an explicit model value that
+ * disagrees with the bundle is a `ConfigError` naming both values and where each came from.
+ */
+export async function createInferencePayload(
+  options: InferencePayloadOptions = {},
+): Promise<InferencePayload> {
+  const { layers, warnings } = await gatherLayers("inference", options, {
+    "inference.modelPath": options.modelPath,
+    "inference.testDataFile": options.testDataFile,
+    "inference.outputDir": options.outputDir,
+  });
+  const inferred: LayerEntry[] = environmentEntries(options.environment ?? detectEnvironment());
+  const modelPath = peekString("inference", layers, "inference.modelPath");
+  let bundle: ModelBundle | undefined;
+  let bundleModel: Record<string, unknown> = {};
+  if (modelPath) {
+    bundle = await loadBundle(modelPath.value, modelPath.origin);
+    bundleModel = bundleModelSection(bundle);
+    const from = `${bundle.file}:payload.json`;
+    for (const [key, value] of Object.entries(bundleModel)) {
+      inferred.push({
+        path: `model.${key}`,
+        value,
+        origin: { kind: "inferred", from: `${from} model.${key}` },
+      });
+    }
+  }
+  const test = peekString("inference", layers, "inference.testDataFile");
+  let probe: { value: number; source: string } | undefined;
+  if (test) {
+    warnings.push(
+      ...(await checkDataFile(test.value, test.origin, "inference.testDataFile", bundleModel.modelType)),
+    );
+    probe = await inferProbeSize(test.value);
+  }
+  const payload = resolvePayload("inference", [...layers, inferredLayer(inferred)], warnings);
+  const issues: ConfigIssue[] = [];
+  if (bundle) {
+    for (const entry of payload.audit) {
+      const [section, key] = entry.path.split(".") as [string, string];
+      if (section !== "model" || !(key in bundleModel)) continue;
+      if (levelRank(entry.level) >= levelRank("inferred")) continue;
+      if (JSON.stringify(entry.value) === JSON.stringify(bundleModel[key])) continue;
+      issues.push({
+        code: "CONFLICT",
+        path: entry.path,
+        message: `disagrees with the model bundle ${bundle.file}, which was trained with ${renderValue(bundleModel[key])}`,
+        hasValue: true,
+        value: entry.value,
+        origin: describeOrigin(entry.origin),
+        hint: "Inference uses the model's own settings: drop the explicit value.",
+      });
+    }
+  }
+  if (probe && probe.value !== payload.config.model.N) {
+    issues.push({
+      code: "CONFLICT",
+      path: "inference.testDataFile",
+      message: `has ${probe.value}x${probe.value} patterns (${probe.source}) but the model expects N = ${payload.config.model.N}`,
+      hasValue: true,
+      value: payload.config.inference.testDataFile,
+      hint: "Use test data simulated or cropped to the model's N.",
+    });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return payload;
+}
+
+async function loadBundle(path: string, origin: Origin): Promise<ModelBundle> {
+  try {
+    return await readModelBundle(path);
+  } catch (error) {
+    const where = `inference.modelPath (${describeOrigin(origin)})`;
+    if (isDataError(error, "FILE_NOT_FOUND")) {
+      throw new FactoryError("MODEL_NOT_FOUND", `${where}: ${(error as Error).message}`, { cause: error });
+    }
+    throw new FactoryError("DATA_INVALID", `${where}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function bundleModelSection(bundle: ModelBundle): Record<string, unknown> {
+  const payload = bundle.payload as { kind?: unknown; config?: { model?: unknown } } | null;
+  const model = payload?.config?.model;
+  if (payload?.kind !== "training" || typeof model !== "object" || model === null) {
+    throw new FactoryError(
+      "DATA_INVALID",
+      `${bundle.file}: payload.json is not a training payload with a model section; was the bundle written by trainkit?`,
+    );
+  }
+  return model as Record<string, unknown>;
+}
