@@ -13,7 +13,6 @@ import {
   type Section,
 } from "@trainkit/config-meta";
 import { deepmergeCustom } from "deepmerge-ts";
-import type * as z from "zod";
 import { type AuditEntry, mask, type ShadowedValue } from "./audit.ts";
 import type { Layer } from "./layer.ts";
 import { describeOrigin, type Level, levelRank, type Origin } from "./levels.ts";
