@@ -102,10 +102,15 @@ const DEPENDENT_SETTINGS: readonly {
   },
 ];
 
+function isDefault(field: keyof ExecutionConfig, value: unknown): boolean {
+  const dflt = EXECUTION_DEFAULTS[field];
+  if (Array.isArray(value) && Array.isArray(dflt))
+    return value.length === dflt.length && value.every((v, i) => v === dflt[i]);
+  return value === dflt;
+}
+
 const unusedSettings = defineRule<ExecutionConfig>("unused-settings", (c) =>
-  DEPENDENT_SETTINGS.filter(
-    (d) => !d.usedWhen(c) && JSON.stringify(c[d.field]) !== JSON.stringify(EXECUTION_DEFAULTS[d.field]),
-  ).map((d) => ({
+  DEPENDENT_SETTINGS.filter((d) => !d.usedWhen(c) && !isDefault(d.field, c[d.field])).map((d) => ({
     severity: "warning",
     code: "UNUSED_SETTING",
     field: d.field,

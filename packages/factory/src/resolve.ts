@@ -12,7 +12,7 @@ import {
   renderValue,
   type Section,
 } from "@trainkit/config-meta";
-import { deepmergeCustom } from "deepmerge-ts";
+import { deepmergeFastUnsafeCustom } from "deepmerge-ts";
 import { type AuditEntry, mask, type ShadowedValue } from "./audit.ts";
 import type { Layer } from "./layer.ts";
 import { describeOrigin, type Level, levelRank, type Origin } from "./levels.ts";
@@ -56,7 +56,22 @@ interface Candidate {
   readonly entry: number;
 }
 
+interface SectionInfo {
+  readonly name: string;
+  readonly section: AnySection;
+  readonly fields: readonly FieldInfo[];
+  readonly keys: readonly string[];
+  /** `section.key` of each field, in order. */
+  readonly paths: readonly string[];
+  readonly secret: ReadonlySet<string>;
+}
+
+const DEFAULT_ORIGIN: Origin = Object.freeze({ kind: "default" });
+const NOTHING_SHADOWED: readonly ShadowedValue[] = Object.freeze([]);
+
 interface Index {
+  readonly sections: readonly SectionInfo[];
+  readonly defaults: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   readonly fields: Map<string, { readonly section: string; readonly field: FieldInfo }>;
   readonly aliases: Map<string, { readonly path: string; readonly deprecated: boolean }>;
   readonly sectionOf: Map<string, string[]>;
@@ -79,12 +94,30 @@ function indexOf(spec: PayloadSpec): Index {
       }
     }
   }
-  const index = { fields, aliases, sectionOf };
+  const sections = Object.entries(spec.sections).map(([name, section]): SectionInfo => {
+    const list = listFields(section.schema);
+    return {
+      name,
+      section,
+      fields: list,
+      keys: list.map((f) => f.key),
+      paths: list.map((f) => `${name}.${f.key}`),
+      secret: new Set(list.filter((f) => f.meta.secret).map((f) => f.key)),
+    };
+  });
+  const defaults: Record<string, Record<string, unknown>> = {};
+  for (const info of sections) {
+    defaults[info.name] = Object.fromEntries(
+      info.fields.filter((f) => f.hasDefault).map((f) => [f.key, f.defaultValue]),
+    );
+  }
+  const index = { sections, defaults, fields, aliases, sectionOf };
   indexCache.set(spec, index);
   return index;
 }
 
-const mergeReplacingArrays = deepmergeCustom({ mergeArrays: false });
+// Our layers are plain, acyclic JSON built here, so the fast variant (no metadata, no cycle checks) is safe.
+const mergeReplacingArrays = deepmergeFastUnsafeCustom({ mergeArrays: false });
 
 /** Value aliases applied and -0 stored as 0, so that payloads equal their JSON round trip. */
 function normalizeValue(field: FieldInfo, value: unknown): unknown {
@@ -226,13 +259,9 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   const order = layers
     .map((layer, i) => ({ layer, i, rank: levelRank(layer.level) }))
     .sort((a, b) => b.rank - a.rank || a.i - b.i);
-  const objects: Record<string, Record<string, unknown>>[] = [];
-  const defaults: Record<string, Record<string, unknown>> = {};
-  for (const [name, section] of Object.entries(spec.sections)) {
-    defaults[name] = {};
-    for (const f of listFields(section.schema)) if (f.hasDefault) defaults[name][f.key] = f.defaultValue;
-  }
-  objects.push(defaults);
+  const objects: Record<string, Record<string, unknown>>[] = [
+    index.defaults as Record<string, Record<string, unknown>>,
+  ];
   for (const { layer } of order) {
     const nested: Record<string, Record<string, unknown>> = {};
     for (const entry of layer.entries) {
@@ -268,15 +297,13 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   }
 
   const config: Record<string, Record<string, unknown>> = {};
-  for (const [name, section] of Object.entries(spec.sections)) {
-    const fields = listFields(section.schema);
-    const secret = new Set(fields.filter((f) => f.meta.secret).map((f) => f.key));
+  for (const { name, section, keys, secret } of index.sections) {
     const parsed = section.schema.safeParse(merged[name], { reportInput: true, error: houseMessage });
     if (!parsed.success) {
       for (const issue of fromZodIssues(parsed.error.issues, {
         prefix: name,
         input: merged[name],
-        knownKeys: () => fields.map((f) => f.key),
+        knownKeys: () => keys,
         isSecret: (p) => secret.has(String(p[0])),
       })) {
         if (issue.code === "MISSING_VALUE" && spec.required?.[issue.path]) continue;
@@ -288,7 +315,7 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
     config[name] = parsed.data as Record<string, unknown>;
   }
   if (issues.length === 0) {
-    for (const [name, section] of Object.entries(spec.sections)) {
+    for (const { name, section } of index.sections) {
       const checked = section.check(config[name], {
         describeOrigin: (field) => originOf(`${name}.${field}`),
       });
@@ -323,42 +350,43 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
 
   const audit: AuditEntry[] = [];
   const overridesApplied: Record<string, unknown> = {};
-  for (const [name, section] of Object.entries(spec.sections)) {
-    for (const field of listFields(section.schema)) {
-      const path = `${name}.${field.key}`;
+  for (const { name, fields, paths } of index.sections) {
+    const values = config[name] ?? {};
+    fields.forEach((field, i) => {
+      const path = paths[i]!;
       const secret = field.meta.secret === true;
-      const list = candidates.get(path) ?? [];
-      const value = config[name]?.[field.key];
-      const shadowed: ShadowedValue[] = list
-        .slice(1)
-        .map((c) => ({ level: c.level, origin: c.origin, value: mask(c.value, secret) }));
-      if (list.length > 0 && field.hasDefault) {
-        shadowed.push({
+      const value = values[field.key];
+      const list = candidates.get(path);
+      const top = list?.[0];
+      if (!list || !top) {
+        audit.push({
+          path,
+          value: mask(value, secret),
           level: "default",
-          origin: { kind: "default" },
-          value: mask(field.defaultValue, secret),
+          origin: DEFAULT_ORIGIN,
+          shadowed: NOTHING_SHADOWED,
+        });
+        return;
+      }
+      const shadowed: ShadowedValue[] = [];
+      for (let j = 1; j < list.length; j++) {
+        const c = list[j]!;
+        shadowed.push({ level: c.level, origin: c.origin, value: mask(c.value, secret) });
+      }
+      if (field.hasDefault)
+        shadowed.push({ level: "default", origin: DEFAULT_ORIGIN, value: mask(field.defaultValue, secret) });
+      audit.push({ path, value: mask(value, secret), level: top.level, origin: top.origin, shadowed });
+      overridesApplied[field.meta.upstream] = mask(value, secret);
+      if (top.level === "inferred") return;
+      const inferred = list.find((c) => c.level === "inferred");
+      if (inferred && !sameValue(inferred.value, value)) {
+        warnings.push({
+          code: "INFERRED_CONFLICT",
+          path,
+          message: `${path} is ${renderValue(value, secret)} (${from(top.origin)}) but ${renderValue(inferred.value, secret)} was ${from(inferred.origin)}; the explicit value wins.`,
         });
       }
-      const top = list[0];
-      audit.push({
-        path,
-        value: mask(value, secret),
-        level: top?.level ?? "default",
-        origin: top?.origin ?? { kind: "default" },
-        shadowed,
-      });
-      if (top) {
-        overridesApplied[field.meta.upstream] = mask(value, secret);
-        const inferred = list.find((c) => c.level === "inferred");
-        if (inferred && top.level !== "inferred" && !sameValue(inferred.value, value)) {
-          warnings.push({
-            code: "INFERRED_CONFLICT",
-            path,
-            message: `${path} is ${renderValue(value, secret)} (${from(top.origin)}) but ${renderValue(inferred.value, secret)} was ${from(inferred.origin)}; the explicit value wins.`,
-          });
-        }
-      }
-    }
+    });
   }
   return { config: config as C, audit, warnings, overridesApplied };
 }
