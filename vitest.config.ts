@@ -14,5 +14,6 @@ export default defineConfig({
     },
     benchmark: { include: ["packages/*/bench/**/*.bench.ts", "tests/**/*.bench.ts"] },
     pool: "forks",
+    globalSetup: ["./tests/global-setup.ts"],
   },
 });

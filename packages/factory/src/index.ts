@@ -1,4 +1,5 @@
 export type { AuditEntry, ShadowedValue } from "./audit.ts";
+export { parseConfigText } from "./config-text.ts";
 export { detectEnvironment, type RunEnvironment } from "./environment.ts";
 export { FactoryError, type FactoryErrorCode, isFactoryError } from "./errors.ts";
 export { codeLayer, type Layer, type LayerEntry, layerFromSections, type SectionedInput } from "./layer.ts";
@@ -35,7 +36,6 @@ export {
   loadEnvironment,
   loadRunDirectory,
   orderSources,
-  parseConfigText,
   RESERVED_ENV,
   type Source,
 } from "./sources.ts";

@@ -13,7 +13,6 @@ import {
 } from "@trainkit/config-meta";
 import { executionSection } from "@trainkit/execution-config";
 import { inferenceSection, modelSection, trainingSection } from "@trainkit/training-config";
-import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { FactoryError } from "./errors.ts";
 import type { Layer, LayerEntry } from "./layer.ts";
 import { describeOrigin } from "./levels.ts";
@@ -61,58 +60,12 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
-/** Parses the text of a YAML or JSON config file into a layer, keeping the line and column of every value. */
-export function parseConfigText(text: string, file: string): Layer {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2" });
-  const problem = doc.errors[0];
-  if (problem) {
-    const pos = lineCounter.linePos(problem.pos[0]);
-    const first = problem.message.split("\n")[0] ?? problem.message;
-    throw new FactoryError("SOURCE_MALFORMED", `${file}:${pos.line}:${pos.col}: ${first}`, {
-      cause: problem,
-    });
-  }
-  const at = (node: Node | null | undefined) => {
-    const pos = lineCounter.linePos(node?.range?.[0] ?? 0);
-    return { kind: "file" as const, file, line: pos.line, column: pos.col };
-  };
-  const entries: LayerEntry[] = [];
-  const root = doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) return { level: "config", entries };
-  if (!isMap(root)) {
-    throw new FactoryError(
-      "SOURCE_MALFORMED",
-      `${file}:1:1: a config file must be a mapping of sections (model, training, inference, execution).`,
-    );
-  }
-  for (const pair of root.items) {
-    const section = String(isScalar(pair.key) ? pair.key.value : pair.key);
-    const value = pair.value as Node | null;
-    if (isMap(value)) {
-      for (const inner of value.items) {
-        const key = String(isScalar(inner.key) ? inner.key.value : inner.key);
-        const node = inner.value as Node | null;
-        entries.push({
-          path: `${section}.${key}`,
-          value: node ? node.toJSON() : null,
-          origin: at(node ?? (inner.key as Node)),
-        });
-      }
-    } else {
-      entries.push({
-        path: section,
-        value: value ? value.toJSON() : null,
-        origin: at(value ?? (pair.key as Node)),
-      });
-    }
-  }
-  return { level: "config", entries };
-}
-
 /** Loads a YAML or JSON config file (sections `model`, `training`, `inference`, `execution`). */
 export async function loadConfigFile(path: string): Promise<Layer> {
-  return parseConfigText(await readText(path, "Config file"), path);
+  const text = await readText(path, "Config file");
+  // The YAML parser is the largest dependency: load it only when a config file is read.
+  const { parseConfigText } = await import("./config-text.ts");
+  return parseConfigText(text, path);
 }
 
 /** Environment variables that belong to trainkit but are not settings. */

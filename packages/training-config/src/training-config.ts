@@ -118,7 +118,7 @@ export const TrainingConfigSchema = z.strictObject({
   nGroups: field(positiveInt().default(512), {
     group: "data",
     upstream: "n_groups",
-    description: "Number of groups of scan positions to train on (required by trainkit-train).",
+    description: "Number of groups of scan positions to train on (required for training, as upstream).",
     aliases: [{ name: "nImages", deprecated: true }],
     flagAliases: ["n_groups"],
     deprecatedFlags: [{ flag: "n_images" }],

@@ -1,0 +1,290 @@
+import {
+  ConfigError,
+  type ConfigIssue,
+  type ConfigWarning,
+  closestName,
+  coerceFieldValue,
+  renderValue,
+} from "@trainkit/config-meta";
+import type { Layer, LayerEntry, Origin, PayloadKind, Source } from "@trainkit/factory";
+import { UsageError } from "./errors.ts";
+import { type FlagSpec, flagTable } from "./flags.ts";
+
+export type OutputFormat = "yaml" | "json";
+
+/** What a command line asks for. Only what the user typed becomes a layer. */
+export interface ParsedArgs {
+  readonly kind: PayloadKind;
+  /** Flags at the override level and at the execution level. */
+  readonly layers: readonly Layer[];
+  /** Config files, legacy params, a previous run, and the environment. */
+  readonly sources: readonly Source[];
+  readonly warnings: readonly ConfigWarning[];
+  readonly help: boolean;
+  readonly version: boolean;
+  readonly printConfig: boolean;
+  /** `--explain` alone: true; `--explain PATH`: the path. */
+  readonly explain: string | true | undefined;
+  readonly format: OutputFormat | undefined;
+  readonly dryRun: boolean;
+  readonly backend: string;
+  readonly overwrite: boolean;
+  readonly resume: boolean;
+}
+
+const BOOLEAN_WORDS = new Set(["true", "false", "yes", "no", "1", "0"]);
+
+function looksLikeValue(token: string | undefined): token is string {
+  return token !== undefined && (!token.startsWith("-") || /^-\d|^-\.\d/.test(token));
+}
+
+/**
+ * Turns argv into layers and sources. Flags become `cli` origins carrying the exact tokens typed; a
+ * flag given twice keeps both entries (the last wins, the audit shows both). Throws `UsageError` for
+ * an unknown flag (with the closest valid one) or a stray word, and `ConfigError` for a value of the
+ * wrong type (naming the flag).
+ */
+export function parseArgv(
+  kind: PayloadKind,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ParsedArgs {
+  const table = flagTable(kind);
+  const override: LayerEntry[] = [];
+  const execution: LayerEntry[] = [];
+  const sources: Source[] = [];
+  const warnings: ConfigWarning[] = [];
+  const issues: ConfigIssue[] = [];
+  const state = {
+    help: false,
+    version: false,
+    printConfig: false,
+    explain: undefined as string | true | undefined,
+    format: undefined as OutputFormat | undefined,
+    dryRun: false,
+    backend: "embedded",
+    overwrite: false,
+    resume: false,
+  };
+  const push = (level: "override" | "execution", entry: LayerEntry) =>
+    (level === "override" ? override : execution).push(entry);
+
+  const setField = (spec: Extract<FlagSpec, { kind: "field" }>, raw: string | undefined, token: string) => {
+    const { target } = spec;
+    const path = `${target.section}.${target.field.key}`;
+    const origin: Origin = { kind: "cli", token };
+    let value: unknown = spec.fixed;
+    if (value === undefined) {
+      if (raw === undefined) {
+        value = target.field.kind === "boolean" || target.field.kind === "union" ? true : undefined;
+        if (value === undefined)
+          throw new UsageError(`--${spec.name} needs a value (${target.field.meta.valueName ?? "VALUE"}).`);
+      } else {
+        const mapped = spec.deprecated?.values?.[raw] ?? raw;
+        const coerced = coerceFieldValue(target.field, mapped);
+        if (!coerced.ok) {
+          issues.push({
+            code: "INVALID_VALUE",
+            path,
+            message: coerced.message,
+            hasValue: true,
+            value: raw,
+            origin: `"${token}" on the command line`,
+            ...(target.field.meta.secret ? { secret: true } : {}),
+          });
+          return;
+        }
+        value = coerced.value;
+      }
+    }
+    if (spec.deprecated) {
+      warnings.push({
+        code: "DEPRECATED_NAME",
+        path,
+        message: `--${spec.name} is deprecated; use ${spec.deprecated.instead}${spec.deprecated.values && raw !== undefined && spec.deprecated.values[raw] ? ` (--${spec.name} ${raw} means ${spec.deprecated.instead} ${renderValue(spec.deprecated.values[raw]).replace(/"/g, "")})` : ""}.`,
+      });
+    }
+    push(target.level, { path, value, origin });
+  };
+
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === "--") continue; // `pnpm train -- --flag` passes the separator through
+    if (token === "-h") {
+      state.help = true;
+      continue;
+    }
+    if (!token.startsWith("--")) {
+      const word = token.replace(/^-+/, "");
+      const next = argv[i + 1];
+      const spec = table.flags.get(word) ?? table.flags.get(word.replace(/_/g, "-"));
+      if (spec) {
+        const example =
+          spec.kind === "option" && spec.takesValue === false
+            ? `--${spec.name}`
+            : `--${spec.name}${looksLikeValue(next) ? ` ${next}` : ""}`;
+        throw new UsageError(`unexpected argument "${token}". Did you mean ${example}?`);
+      }
+      throw new UsageError(`unexpected argument "${token}": trainkit takes only --flags (see --help).`);
+    }
+    const eq = token.indexOf("=");
+    const name = eq === -1 ? token.slice(2) : token.slice(2, eq);
+    const inline = eq === -1 ? undefined : token.slice(eq + 1);
+    const spec = table.flags.get(name);
+    if (!spec) {
+      const best = closestName(
+        name,
+        [...table.flags.values()].filter((s) => s.primary || s.kind === "field").map((s) => s.name),
+      );
+      throw new UsageError(
+        `unknown option --${name}.${best ? ` Did you mean --${best}?` : " See --help for every option."}`,
+      );
+    }
+    const takeValue = (
+      optional: boolean,
+      accept: (t: string) => boolean = () => true,
+    ): string | undefined => {
+      if (inline !== undefined) return inline;
+      const next = argv[i + 1];
+      if (looksLikeValue(next) && accept(next)) {
+        i++;
+        return next;
+      }
+      if (optional) return undefined;
+      throw new UsageError(`--${name} needs a value.`);
+    };
+    const typed = (value: string | undefined) =>
+      value === undefined ? token : inline !== undefined ? token : `${token} ${value}`;
+
+    if (spec.kind === "field") {
+      if (spec.fixed !== undefined) {
+        if (inline !== undefined) throw new UsageError(`--${name} takes no value.`);
+        setField(spec, undefined, token);
+        continue;
+      }
+      const fieldKind = spec.target.field.kind;
+      const optional = fieldKind === "boolean" || fieldKind === "union";
+      const accept =
+        fieldKind === "boolean"
+          ? (t: string) => BOOLEAN_WORDS.has(t.toLowerCase())
+          : fieldKind === "union"
+            ? (t: string) =>
+                BOOLEAN_WORDS.has(t.toLowerCase()) || spec.target.field.choices.includes(t) || /^\d+$/.test(t)
+            : undefined;
+      const raw = takeValue(optional, accept);
+      setField(spec, raw, typed(raw));
+      continue;
+    }
+    if (spec.kind === "compound") {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value.`);
+      for (const set of spec.sets) {
+        push(set.target.level, {
+          path: `${set.target.section}.${set.target.field.key}`,
+          value: set.value,
+          origin: { kind: "cli", token },
+        });
+      }
+      warnings.push({
+        code: "DEPRECATED_NAME",
+        path: `--${name}`,
+        message: `--${name} is deprecated; use ${spec.deprecated.instead}.`,
+      });
+      continue;
+    }
+    switch (spec.option) {
+      case "config":
+        sources.push({ kind: "file", path: takeValue(false)! });
+        break;
+      case "legacy-params":
+        sources.push({ kind: "legacy", path: takeValue(false)! });
+        break;
+      case "from-run":
+        sources.push({ kind: "run", dir: takeValue(false)! });
+        break;
+      case "set": {
+        const assignment = takeValue(false)!;
+        const at = assignment.indexOf("=");
+        if (at <= 0)
+          throw new UsageError(
+            `--set needs PATH=VALUE, e.g. --set training.batchSize=32; got "${assignment}".`,
+          );
+        const path = assignment.slice(0, at);
+        const target = table.targets.get(path);
+        if (!target) {
+          const best = closestName(path, table.targets.keys());
+          throw new UsageError(
+            `--set ${assignment}: "${path}" is not a setting.${best ? ` Did you mean ${best}?` : ""}`,
+          );
+        }
+        const raw = assignment.slice(at + 1);
+        const coerced = coerceFieldValue(target.field, raw);
+        const origin: Origin = { kind: "cli", token: `--set ${assignment}` };
+        if (!coerced.ok) {
+          issues.push({
+            code: "INVALID_VALUE",
+            path: `${target.section}.${target.field.key}`,
+            message: coerced.message,
+            hasValue: true,
+            value: raw,
+            origin: `"--set ${assignment}" on the command line`,
+            ...(target.field.meta.secret ? { secret: true } : {}),
+          });
+          break;
+        }
+        override.push({ path, value: coerced.value, origin });
+        break;
+      }
+      case "backend":
+        state.backend = takeValue(false)!;
+        break;
+      case "overwrite":
+        state.overwrite = true;
+        break;
+      case "resume":
+        state.resume = true;
+        break;
+      case "print-config":
+        state.printConfig = true;
+        break;
+      case "explain":
+        state.explain = takeValue(true, (t) => t.includes(".")) ?? true;
+        break;
+      case "format": {
+        const format = takeValue(false)!;
+        if (format !== "yaml" && format !== "json")
+          throw new UsageError(`--format must be yaml or json, got "${format}".`);
+        state.format = format;
+        break;
+      }
+      case "dry-run":
+        state.dryRun = true;
+        break;
+      case "help":
+        state.help = true;
+        break;
+      case "version":
+        state.version = true;
+        break;
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  if (state.overwrite && state.resume) throw new UsageError("--overwrite and --resume exclude each other.");
+  sources.push({ kind: "env", env });
+  return {
+    kind,
+    layers: [
+      { level: "execution", entries: execution },
+      { level: "override", entries: override },
+    ],
+    sources,
+    warnings,
+    ...state,
+  };
+}
+
+/** Names of the TRAINKIT_* variables present (recorded in manifests, never their values). */
+export function trainkitVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith("TRAINKIT_") && env[name] !== undefined)
+    .sort();
+}

@@ -1,0 +1,146 @@
+import { isConfigError } from "@trainkit/config-meta";
+import { isDataError } from "@trainkit/data";
+import {
+  type AnyPayload,
+  createInferencePayload,
+  createTrainingPayload,
+  detectEnvironment,
+  isFactoryError,
+  type PayloadKind,
+} from "@trainkit/factory";
+import {
+  BACKEND_NAMES,
+  BACKENDS,
+  type BackendName,
+  checkCapabilities,
+  checkRunDirectory,
+  isLaunchError,
+  launch,
+  payloadDocument,
+  runDirectoryOf,
+} from "@trainkit/launcher";
+import cliKitPackage from "../package.json" with { type: "json" };
+import { isUsageError, UsageError } from "./errors.ts";
+import { renderExplain, selectAudit } from "./explain.ts";
+import { renderHelp } from "./help.ts";
+import { type ParsedArgs, parseArgv, trainkitVariables } from "./parse-argv.ts";
+import { emitSectionsYaml } from "./yaml-emit.ts";
+
+/** What a program may touch of the outside world; tests pass their own. */
+export interface ProgramIO {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Whether standard error is a terminal (progress bars). */
+  readonly isTTY: boolean;
+  /** Aborted on Ctrl-C. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ProgramSpec {
+  readonly kind: PayloadKind;
+  /** `trainkit-train` or `trainkit-infer`. */
+  readonly name: string;
+}
+
+function isUserError(error: unknown): error is Error {
+  return (
+    isUsageError(error) ||
+    isConfigError(error) ||
+    isFactoryError(error) ||
+    isDataError(error) ||
+    isLaunchError(error)
+  );
+}
+
+async function buildPayload(kind: PayloadKind, args: ParsedArgs, io: ProgramIO): Promise<AnyPayload> {
+  const environment = { ...detectEnvironment(), isTTY: io.isTTY };
+  const options = { layers: args.layers, sources: args.sources, environment };
+  return kind === "training" ? createTrainingPayload(options) : createInferencePayload(options);
+}
+
+function printPayload(payload: AnyPayload, args: ParsedArgs, io: ProgramIO): void {
+  const document = payloadDocument(payload).config;
+  if (args.format === "json") {
+    io.stdout(`${JSON.stringify(document, null, 2)}\n`);
+    return;
+  }
+  io.stdout(emitSectionsYaml(document as Record<string, Record<string, unknown>>));
+}
+
+/**
+ * The whole program: argv in, exit code out. 0 success, 2 usage or config error (one line, no stack
+ * trace), 1 run failure, 130 interrupted. Warnings go to stderr.
+ */
+export async function runProgram(spec: ProgramSpec, argv: readonly string[], io: ProgramIO): Promise<number> {
+  const fail = (message: string, usage = false): number => {
+    io.stderr(`${spec.name}: error: ${message}\n`);
+    if (usage) io.stderr(`Run ${spec.name} --help for usage.\n`);
+    return 2;
+  };
+  try {
+    const args = parseArgv(spec.kind, argv, io.env);
+    if (args.help) {
+      io.stdout(renderHelp(spec.kind, spec.name));
+      return 0;
+    }
+    if (args.version) {
+      io.stdout(`${spec.name} ${cliKitPackage.version}\n`);
+      return 0;
+    }
+    if (!(BACKEND_NAMES as readonly string[]).includes(args.backend)) {
+      throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${args.backend}".`);
+    }
+    const payload = await buildPayload(spec.kind, args, io);
+    for (const warning of [...args.warnings, ...payload.warnings])
+      io.stderr(`${spec.name}: warning: ${warning.message}\n`);
+    if (args.printConfig || args.explain !== undefined) {
+      if (args.printConfig) printPayload(payload, args, io);
+      if (args.explain !== undefined) {
+        const entries = selectAudit(payload, args.explain);
+        io.stdout(args.format === "json" ? `${JSON.stringify(entries, null, 2)}\n` : renderExplain(entries));
+      }
+      return 0;
+    }
+    const backend = BACKENDS[args.backend as BackendName];
+    const runDir = runDirectoryOf(payload);
+    if (args.dryRun) {
+      await checkCapabilities(payload, backend);
+      await checkRunDirectory(runDir, args.overwrite, args.resume);
+      io.stdout(
+        `Dry run: the ${payload.kind} payload is valid and the ${backend.name} backend honours every setting.\n` +
+          `A run would ${args.resume ? "continue" : "write"} ${runDir}. Nothing was written.\n`,
+      );
+      return 0;
+    }
+    const outcome = await launch({
+      payload,
+      backend,
+      argv,
+      envVariables: trainkitVariables(io.env),
+      overwrite: args.overwrite,
+      resume: args.resume,
+      io,
+      ...(io.signal ? { signal: io.signal } : {}),
+    });
+    const { result } = outcome;
+    if (result.status === "succeeded") {
+      io.stdout(`\n${spec.name}: finished. Run directory: ${outcome.runDir}\n`);
+      for (const [label, path] of Object.entries(result.outputs ?? {}))
+        io.stdout(`  ${label.padEnd(16)}${path}\n`);
+    } else if (result.status === "interrupted") {
+      io.stderr(
+        `${spec.name}: interrupted; ${outcome.runDir} keeps its last checkpoint (continue with --resume).\n`,
+      );
+    } else {
+      io.stderr(`${spec.name}: run failed: ${result.message ?? "see the logs in the run directory"}\n`);
+    }
+    return outcome.exitCode;
+  } catch (error) {
+    if (isUserError(error)) return fail(error.message, isUsageError(error));
+    io.stderr(
+      `${spec.name}: internal error (please report it): ${(error as Error).stack ?? String(error)}\n`,
+    );
+    return 1;
+  }
+}

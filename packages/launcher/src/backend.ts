@@ -1,0 +1,69 @@
+import { type AnyPayload, describeOrigin } from "@trainkit/factory";
+import type { Capability, UnsupportedSetting } from "./capabilities.ts";
+
+/** Where a backend writes what the user should see. */
+export interface RunIO {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+/** What a backend gets to run one job. */
+export interface RunContext {
+  /** The payload with real values (secrets unmasked). */
+  readonly payload: AnyPayload;
+  readonly runDir: string;
+  /** Continue from the last checkpoint in `runDir`. */
+  readonly resume: boolean;
+  /** Aborted on Ctrl-C (SIGINT) or SIGTERM: stop cleanly, leave the last checkpoint usable. */
+  readonly signal: AbortSignal;
+  readonly io: RunIO;
+  /** Options of the launcher that are not part of the payload (e.g. the process backend's command). */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/** How a run ended, as the backend saw it. */
+export interface RunResult {
+  readonly status: "succeeded" | "failed" | "interrupted";
+  /** One line for the user when the run failed. */
+  readonly message?: string;
+  /** Facts recorded in the manifest (e.g. the engine's compute backend, metrics, files written). */
+  readonly details?: Readonly<Record<string, unknown>>;
+  /** Paths (relative to the run directory) of the results worth pointing at. */
+  readonly outputs?: Readonly<Record<string, string>>;
+}
+
+/** A way to run a payload. */
+export interface Backend {
+  readonly name: string;
+  readonly description: string;
+  /** Every setting whose value the backend restricts; anything not listed is honoured. */
+  capabilities(
+    options: Readonly<Record<string, unknown>>,
+  ): Promise<readonly Capability[]> | readonly Capability[];
+  /** Runs the job; resolves with the outcome (throw only for bugs). */
+  run(context: RunContext): Promise<RunResult>;
+}
+
+/** The settings of a payload that a backend cannot honour, with where each value came from. */
+export function unsupportedSettings(
+  payload: AnyPayload,
+  capabilities: readonly Capability[],
+): UnsupportedSetting[] {
+  const config = payload.config as unknown as Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  const out: UnsupportedSetting[] = [];
+  for (const capability of capabilities) {
+    const [section, key] = capability.path.split(".") as [string, string];
+    if (!(section in config)) continue;
+    const value = config[section]?.[key];
+    if (capability.supports(value, config)) continue;
+    const entry = payload.audit.find((a) => a.path === capability.path);
+    out.push({
+      path: capability.path,
+      value: entry ? entry.value : value,
+      origin: entry ? describeOrigin(entry.origin) : "the payload",
+      supported: capability.supported,
+      ...(capability.hint ? { hint: capability.hint } : {}),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,34 @@
+import type { UnsupportedSetting } from "./capabilities.ts";
+
+export type LaunchErrorCode =
+  | "RUN_DIR_NOT_EMPTY"
+  | "NOTHING_TO_RESUME"
+  | "UNSUPPORTED_SETTINGS"
+  | "UNKNOWN_BACKEND"
+  | "RUN_DIR_UNWRITABLE";
+
+/** A run that cannot start. All codes are user errors (exit code 2). */
+export class LaunchError extends Error {
+  override readonly name = "LaunchError";
+  readonly code: LaunchErrorCode;
+  readonly unsupported: readonly UnsupportedSetting[];
+
+  constructor(
+    code: LaunchErrorCode,
+    message: string,
+    options: { cause?: unknown; unsupported?: readonly UnsupportedSetting[] } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.unsupported = options.unsupported ?? [];
+  }
+}
+
+export function isLaunchError(value: unknown, code?: LaunchErrorCode): value is LaunchError {
+  return (
+    value instanceof Error &&
+    value.name === "LaunchError" &&
+    typeof (value as Partial<LaunchError>).code === "string" &&
+    (code === undefined || (value as LaunchError).code === code)
+  );
+}

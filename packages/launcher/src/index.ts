@@ -1,0 +1,27 @@
+export {
+  type Backend,
+  type RunContext,
+  type RunIO,
+  type RunResult,
+  unsupportedSettings,
+} from "./backend.ts";
+export { BACKEND_NAMES, BACKENDS, type BackendName, embeddedBackend } from "./backends.ts";
+export { type Capability, only, type UnsupportedSetting } from "./capabilities.ts";
+export { isLaunchError, LaunchError, type LaunchErrorCode } from "./errors.ts";
+export { writeFileAtomic, writeJsonAtomic } from "./files.ts";
+export {
+  checkCapabilities,
+  checkRunDirectory,
+  type LaunchOptions,
+  type LaunchOutcome,
+  launch,
+  runDirectoryOf,
+} from "./launch.ts";
+export {
+  PACKAGE_VERSIONS,
+  payloadDocument,
+  type RunManifest,
+  type RunStatus,
+  readManifest,
+  sha256,
+} from "./manifest.ts";

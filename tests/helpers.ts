@@ -1,0 +1,36 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const BINS = {
+  train: join(ROOT, "packages/train-cli/bin/trainkit-train.js"),
+  infer: join(ROOT, "packages/infer-cli/bin/trainkit-infer.js"),
+} as const;
+
+export interface CommandResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command the way a user does: a child process with its own environment. */
+export function run(
+  bin: keyof typeof BINS,
+  args: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string; timeout?: number } = {},
+): CommandResult {
+  const result = spawnSync(process.execPath, [BINS[bin], ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...options.env },
+    encoding: "utf8",
+    timeout: options.timeout ?? 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function tempDir(prefix = "trainkit-e2e-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
