@@ -1,7 +1,8 @@
 // Bundles each command into one ESM file (dist/bin.js) so it starts fast: one file to load instead
 // of hundreds of modules. TensorFlow.js stays external and the engine lands in a separate chunk that
 // is imported only when a run starts.
-import { mkdirSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -32,6 +33,9 @@ export async function bundle(name) {
       js: "import{createRequire as __trainkitRequire}from'node:module';const require=__trainkitRequire(import.meta.url);",
     },
   });
+  // Render --help once, through the bundle itself, so the command prints it without loading anything.
+  const help = execFileSync(process.execPath, [join(dir, "dist/bin.js"), "--help"], { encoding: "utf8" });
+  writeFileSync(join(dir, "dist/help.txt"), help);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -3,8 +3,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  CLI_REFERENCE_MARKER,
   embedExamples,
   REFERENCE_MARKER,
+  renderCliReference,
   renderFieldReference,
   renderJsonSchema,
   SCHEMA_FILES,
@@ -29,3 +31,12 @@ for (const name of ["precedence.md", "legacy-bridge.md"]) {
   writeFileSync(path, embedExamples(readFileSync(path, "utf8"), root));
   console.log(`wrote docs/${name}`);
 }
+
+const cliPath = join(root, "docs/cli.md");
+const cliDoc = readFileSync(cliPath, "utf8");
+const cliAt = cliDoc.indexOf(CLI_REFERENCE_MARKER);
+writeFileSync(
+  cliPath,
+  (cliAt === -1 ? `${cliDoc.trimEnd()}\n\n` : cliDoc.slice(0, cliAt)) + (await renderCliReference()),
+);
+console.log("wrote docs/cli.md");

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { renderHelp } from "../packages/cli-kit/src/index.ts";
 import { writeBundle, writeDataset } from "../packages/factory/test/helpers.ts";
 import { run, tempDir } from "./helpers.ts";
 
@@ -16,6 +17,8 @@ describe("trainkit-train", () => {
     expect(status).toBe(0);
     expect(stdout).toContain("Usage: trainkit-train --train-data-file FILE --n-groups N --output-dir DIR");
     expect(Math.max(...stdout.split("\n").map((l) => l.length))).toBeLessThan(100);
+    expect(stdout).toBe(renderHelp("training", "trainkit-train"));
+    expect(run("train", ["--batchsize", "3", "-h"]).stdout).toBe(stdout);
   });
 
   it("shows precedence: flag over env over config file over inferred over default", () => {

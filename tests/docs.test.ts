@@ -1,8 +1,17 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { embedExamples, examplesOf, REFERENCE_MARKER, renderFieldReference } from "../scripts/schemas.ts";
+import { writeDataset } from "../packages/factory/test/helpers.ts";
+import {
+  CLI_REFERENCE_MARKER,
+  embedExamples,
+  examplesOf,
+  REFERENCE_MARKER,
+  renderCliReference,
+  renderFieldReference,
+} from "../scripts/schemas.ts";
+import { run, tempDir } from "./helpers.ts";
 
 describe("docs/configuration.md", () => {
   it("holds the field reference generated from the schema metadata (run `pnpm gen` after a schema change)", () => {
@@ -24,5 +33,43 @@ describe.each(["precedence.md", "legacy-bridge.md"])("docs/%s", (name) => {
 
   it.each(examplesOf(doc))("runs %s without a failed assertion", async (file) => {
     await expect(import(join(root, file))).resolves.toBeDefined();
+  });
+});
+
+describe("docs/cli.md", () => {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const doc = readFileSync(join(root, "docs/cli.md"), "utf8");
+
+  it("holds the flag reference generated from the metadata (run `pnpm gen`)", async () => {
+    const at = doc.indexOf(CLI_REFERENCE_MARKER);
+    expect(at).toBeGreaterThan(0);
+    expect(doc.slice(at)).toBe(await renderCliReference());
+  });
+
+  const files = [...doc.matchAll(/<!-- file: (\S+) -->\n```\w*\n([\s\S]*?)```/g)].map(
+    (m) => [m[1]!, m[2]!] as const,
+  );
+  const examples = [...doc.matchAll(/<!-- cli-example -->\n```console\n\$ (.*)\n([\s\S]*?)```/g)].map(
+    (m) => [m[1]!, m[2]!] as const,
+  );
+  const cwd = tempDir("trainkit-cli-doc-");
+  const ready = (async () => {
+    await writeDataset(join(cwd, "train.npz"), { N: 64, M: 8 });
+    for (const [name, content] of files) writeFileSync(join(cwd, name), content);
+  })();
+
+  it.each(examples)("runs `%s` with the documented output", async (command, expected) => {
+    await ready;
+    const words = command.split(" ");
+    const env: Record<string, string> = {};
+    while (/^[A-Z_]+=/.test(words[0] ?? "")) {
+      const [name, value] = words.shift()!.split("=") as [string, string];
+      env[name] = value;
+    }
+    const program = words.shift() === "trainkit-infer" ? "infer" : "train";
+    const result = run(program, words, { cwd, env });
+    const output =
+      result.stdout + result.stderr + (result.status === 0 ? "" : `(exit code ${result.status})\n`);
+    expect(output).toBe(expected);
   });
 });

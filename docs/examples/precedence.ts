@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Layer, parseConfigText, resolvePayload } from "@trainkit/factory";
 
 // Level 3 (config): a YAML file. parseConfigText keeps the line and column of every value.
-const file = parseConfigText(
+const file = await parseConfigText(
   ["training:", "  batchSize: 16", "  nepochs: 20", "execution:", "  learningRate: 0.01", ""].join("\n"),
   "exp.yaml",
 );

@@ -79,6 +79,10 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
     return 2;
   };
   try {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      io.stdout(renderHelp(spec.kind, spec.name));
+      return 0;
+    }
     const args = parseArgv(spec.kind, argv, io.env);
     if (args.help) {
       io.stdout(renderHelp(spec.kind, spec.name));

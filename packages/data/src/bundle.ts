@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { strFromU8, strToU8, unzipSync, zipSync } from "fflate";
+import { writeFileAtomic } from "./atomic.ts";
 import { DataError } from "./errors.ts";
 
 /** The file name of a model bundle inside a training run directory. */
@@ -86,12 +86,9 @@ export async function writeModelBundle(path: string, input: WriteBundleInput): P
   };
   for (const [name, bytes] of Object.entries(input.weights)) files[`weights/${name}`] = bytes;
   const zipped = zipSync(files, { level: 6 });
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
   try {
-    await writeFile(temporary, zipped);
-    await rename(temporary, path);
+    await writeFileAtomic(path, zipped);
   } catch (error) {
-    await rm(temporary, { force: true });
     throw new DataError(
       "WRITE_FAILED",
       `Cannot write the model bundle ${path} (${(error as Error).message}).`,

@@ -1,3 +1,4 @@
+export { temporaryPathFor, writeFileAtomic } from "./atomic.ts";
 export {
   BUNDLE_FILE,
   BUNDLE_FORMAT,
@@ -46,3 +47,23 @@ export {
   type SaveNpzOptions,
   saveNpz,
 } from "./npz.ts";
+export {
+  MAX_SIMULATION_PIXELS,
+  type OptionOrigin,
+  resolveSimulationParameters,
+  resolveTestCount,
+  SIMULATION_DEFAULTS,
+  type SimulatedArrays,
+  type SimulatedDataset,
+  type SimulateOptions,
+  type SimulationMetadata,
+  type SimulationParameters,
+  type SimulationSplit,
+  type SimulationTarget,
+  type SplitOptions,
+  simulateDataset,
+  splitSimulatedDataset,
+  type WriteSimulatedDatasetOptions,
+  type WrittenSimulationFile,
+  writeSimulatedDataset,
+} from "./simulate.ts";

@@ -4,7 +4,7 @@
 import { bench, describe } from "vitest";
 import { type Layer, parseConfigText, resolvePayload } from "../src/index.ts";
 
-const file = parseConfigText(
+const file = await parseConfigText(
   [
     "model:",
     "  gridsize: 2",

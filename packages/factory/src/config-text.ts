@@ -1,9 +1,11 @@
-import { isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import type { Node } from "yaml";
 import { FactoryError } from "./errors.ts";
 import type { Layer, LayerEntry } from "./layer.ts";
 
 /** Parses the text of a YAML or JSON config file into a layer, keeping the line and column of every value. */
-export function parseConfigText(text: string, file: string): Layer {
+export async function parseConfigText(text: string, file: string): Promise<Layer> {
+  // The YAML parser is the largest dependency: it is loaded only when a config file is read.
+  const { isMap, isScalar, LineCounter, parseDocument } = await import("yaml");
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2" });
   const problem = doc.errors[0];

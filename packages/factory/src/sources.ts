@@ -13,6 +13,7 @@ import {
 } from "@trainkit/config-meta";
 import { executionSection } from "@trainkit/execution-config";
 import { inferenceSection, modelSection, trainingSection } from "@trainkit/training-config";
+import { parseConfigText } from "./config-text.ts";
 import { FactoryError } from "./errors.ts";
 import type { Layer, LayerEntry } from "./layer.ts";
 import { describeOrigin } from "./levels.ts";
@@ -62,10 +63,7 @@ async function readText(path: string, what: string): Promise<string> {
 
 /** Loads a YAML or JSON config file (sections `model`, `training`, `inference`, `execution`). */
 export async function loadConfigFile(path: string): Promise<Layer> {
-  const text = await readText(path, "Config file");
-  // The YAML parser is the largest dependency: load it only when a config file is read.
-  const { parseConfigText } = await import("./config-text.ts");
-  return parseConfigText(text, path);
+  return parseConfigText(await readText(path, "Config file"), path);
 }
 
 /** Environment variables that belong to trainkit but are not settings. */

@@ -48,15 +48,15 @@ describe("loadConfigFile", () => {
     ]);
   });
 
-  it("reads JSON with positions too", () => {
-    const layer = parseConfigText('{\n  "model": { "N": 128 }\n}\n', "exp.json");
+  it("reads JSON with positions too", async () => {
+    const layer = await parseConfigText('{\n  "model": { "N": 128 }\n}\n', "exp.json");
     expect(layer.entries).toEqual([
       { path: "model.N", value: 128, origin: { kind: "file", file: "exp.json", line: 2, column: 19 } },
     ]);
   });
 
-  it("reads 1e9 as a number (YAML 1.2), unlike PyYAML", () => {
-    expect(parseConfigText("training:\n  nphotons: 1e9\n", "x.yaml").entries[0]?.value).toBe(1e9);
+  it("reads 1e9 as a number (YAML 1.2), unlike PyYAML", async () => {
+    expect((await parseConfigText("training:\n  nphotons: 1e9\n", "x.yaml")).entries[0]?.value).toBe(1e9);
   });
 
   it("reports malformed YAML with its line and column", async () => {
@@ -66,14 +66,14 @@ describe("loadConfigFile", () => {
     expect(error.message).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3:\\d+: `));
   });
 
-  it("refuses duplicate keys", () => {
-    expect(() => parseConfigText("training:\n  batchSize: 8\n  batchSize: 16\n", "dup.yaml")).toThrow(
+  it("refuses duplicate keys", async () => {
+    await expect(parseConfigText("training:\n  batchSize: 8\n  batchSize: 16\n", "dup.yaml")).rejects.toThrow(
       /dup\.yaml:3:\d+: .*unique/i,
     );
   });
 
-  it("refuses a file that is not a mapping", () => {
-    expect(() => parseConfigText("- a\n- b\n", "list.yaml")).toThrow(
+  it("refuses a file that is not a mapping", async () => {
+    await expect(parseConfigText("- a\n- b\n", "list.yaml")).rejects.toThrow(
       "list.yaml:1:1: a config file must be a mapping",
     );
   });

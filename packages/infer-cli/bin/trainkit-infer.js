@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// The installed command. The program itself is the bundle in ../dist (built by `pnpm build`).
-import { existsSync } from "node:fs";
+// The installed command. The program is the bundle in ../dist (built by `pnpm build`); its help
+// text, rendered from the schema metadata when it was bundled, is printed without loading anything.
+import { existsSync, readFileSync } from "node:fs";
 
-const bundle = new URL("../dist/bin.js", import.meta.url);
-if (!existsSync(bundle)) {
+const dist = new URL("../dist/", import.meta.url);
+const args = process.argv.slice(2);
+if (!existsSync(new URL("bin.js", dist))) {
   process.stderr.write("trainkit-infer is not built yet: run `pnpm build` in the trainkit checkout.\n");
   process.exitCode = 1;
+} else if ((args.includes("--help") || args.includes("-h")) && existsSync(new URL("help.txt", dist))) {
+  process.stdout.write(readFileSync(new URL("help.txt", dist), "utf8"));
 } else {
-  await import(bundle.href);
+  await import(new URL("bin.js", dist).href);
 }

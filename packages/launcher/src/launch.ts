@@ -126,7 +126,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
   const previous = await prepareRunDirectory(runDir, options.overwrite === true, options.resume === true);
 
   const document = `${JSON.stringify(payloadDocument(payload), null, 2)}\n`;
-  const payloadSha256 = sha256(document);
+  const payloadSha256 = await sha256(document);
   const startedAt = new Date().toISOString();
   let manifest: RunManifest = {
     kind: payload.kind,

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SECRET_MASK } from "@trainkit/config-meta";
@@ -52,7 +51,9 @@ export function payloadDocument(payload: AnyPayload): Record<string, unknown> {
   return { kind: payload.kind, config };
 }
 
-export function sha256(text: string): string {
+/** SHA-256 of a text, hex. `node:crypto` is loaded only when a run starts (it slows start-up). */
+export async function sha256(text: string): Promise<string> {
+  const { createHash } = await import("node:crypto");
   return createHash("sha256").update(text).digest("hex");
 }
 

@@ -79,7 +79,7 @@ describe("launch", () => {
       backend: "fake",
       argv: ["--n-groups", "8"],
       envVariables: ["TRAINKIT_EXECUTION_SEED"],
-      payloadSha256: sha256(payloadText),
+      payloadSha256: await sha256(payloadText),
       status: "succeeded",
       exitCode: 0,
       details: { engine: "fake" },

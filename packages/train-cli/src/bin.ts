@@ -1,11 +1,15 @@
+import * as z from "zod";
 import { main } from "./cli.ts";
 
+// One payload per process: zod's compiled fast path costs more to build than it saves here.
+z.config({ jitless: true });
+
 const controller = new AbortController();
-let interrupted = 0;
+let interrupts = 0;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
-    interrupted++;
-    if (interrupted > 1) process.exit(130);
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
     process.stderr.write(
       `\ntrainkit-train: ${signal}: stopping after the current step (press Ctrl-C again to abort now)\n`,
     );

@@ -2,11 +2,11 @@
 // only when complete. fflate deflates; the container is written here so that huge members get zip64
 // records (fflate's zip writer has none) and stored members are written without being copied.
 
-import { randomBytes } from "node:crypto";
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { deflateSync } from "fflate";
+import { temporaryPathFor } from "../atomic.ts";
 import { DataError } from "../errors.ts";
 
 export interface ZipSource {
@@ -212,7 +212,7 @@ export async function writeZipAtomic(
   sources: readonly ZipSource[],
   options: ZipWriteOptions,
 ): Promise<void> {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = temporaryPathFor(file);
   let handle: FileHandle | undefined;
   try {
     handle = await open(temp, "wx");
