@@ -39,7 +39,7 @@ for (let round = 0; round < rounds + 3; round++) {
     });
     const ms = performance.now() - start;
     if (result.status !== 0) throw new Error(`${name} failed: ${result.stderr}`);
-    if (round >= 3) (samples[name] ??= []).push(ms);
+    if (round >= 3) samples[name] = [...(samples[name] ?? []), ms];
   }
 }
 const median = (values: readonly number[]) =>

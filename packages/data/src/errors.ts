@@ -39,7 +39,9 @@ export type DataErrorCode =
   /** `assertDataContract` found errors; they are in `findings`. */
   | "CONTRACT_VIOLATION"
   /** A model bundle (`model.zip`) lacks or has a malformed manifest, payload or legacy params. */
-  | "BAD_BUNDLE";
+  | "BAD_BUNDLE"
+  /** Options of a function (e.g. `simulateDataset`) are missing, unknown, or out of range. */
+  | "INVALID_OPTIONS";
 
 export interface DataErrorOptions {
   /** The file as the caller named it. */
