@@ -1,17 +1,11 @@
-// Temporary: the engine's train/infer land with the engine work (issue 5).
-export interface EngineContext {
-  readonly payload: unknown;
-  readonly runDir: string;
-  readonly resume: boolean;
-  readonly signal: AbortSignal;
-}
-export interface EngineResult {
-  readonly status: "succeeded" | "failed" | "interrupted";
-  readonly message?: string;
-}
-export async function train(_context: EngineContext): Promise<EngineResult> {
-  return { status: "failed", message: "the embedded engine is not available in this build yet" };
-}
+export { type EngineContext, type EngineResult, train } from "./train.ts";
+
+import type { EngineContext, EngineResult } from "./train.ts";
+
+/** Inference on the embedded engine (reconstructions land with the inference work). */
 export async function infer(_context: EngineContext): Promise<EngineResult> {
-  return { status: "failed", message: "the embedded engine is not available in this build yet" };
+  return {
+    status: "failed",
+    message: "embedded inference is not implemented yet (see the engine's capabilities)",
+  };
 }

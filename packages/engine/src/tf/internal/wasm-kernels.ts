@@ -1,0 +1,88 @@
+/**
+ * A faster `Slice` kernel for the TensorFlow.js 4.22 wasm backend.
+ *
+ * The stock kernel starts with `backend.readSync(x)`, which copies the *whole input* out of the wasm
+ * heap into a fresh JavaScript buffer before copying the slice: slicing 9 windows out of an 8 MB
+ * tensor costs ~5 ms each instead of ~0.5 ms. This replacement reads the input through a view of the
+ * heap (`typedArrayFromHeap`, as the stock `Concat` kernel does) and otherwise does exactly what the
+ * stock kernel does; strings and ranks above 4 go to the stock kernel.
+ */
+import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
+import { tf } from "../tfjs.ts";
+
+type HeapArray = Float32Array | Int32Array | Uint8Array;
+
+interface WasmBackendView {
+  typedArrayFromHeap(t: TensorInfo): HeapArray;
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+}
+
+interface SliceArgs {
+  readonly inputs: { readonly x: TensorInfo };
+  readonly attrs: { readonly begin: number | number[]; readonly size: number | number[] };
+  readonly backend: unknown;
+}
+
+let installed = false;
+
+/** Replaces the wasm `Slice` kernel (idempotent). Call after the wasm backend is registered. */
+export function installFastWasmSlice(): void {
+  if (installed) return;
+  const stock = tf.getKernel("Slice", "wasm");
+  if (stock === undefined) return;
+  const stockFunc = stock.kernelFunc;
+  const kernelFunc = ((args: SliceArgs) => {
+    const x = args.inputs.x;
+    if (x.dtype === "string" || x.shape.length > 4) return stockFunc(args as never);
+    const backend = args.backend as WasmBackendView;
+    const [begin, size] = tf.slice_util.parseSliceParams(x as never, args.attrs.begin, args.attrs.size) as [
+      number[],
+      number[],
+    ];
+    const out = backend.makeOutput(size, x.dtype);
+    const n = size.reduce((a, b) => a * b, 1);
+    if (n === 0) return out;
+    const src = backend.typedArrayFromHeap(x);
+    const dst = backend.typedArrayFromHeap(out);
+    const strides = tf.util.computeStrides(x.shape);
+    if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
+      const offset = tf.slice_util.computeFlatOffset(begin, strides);
+      dst.set(src.subarray(offset, offset + n));
+      return out;
+    }
+    copyBlocks(src, dst, x.shape.length, strides, begin, size);
+    return out;
+  }) as unknown as KernelFunc;
+  tf.unregisterKernel("Slice", "wasm");
+  tf.registerKernel({ ...stock, kernelFunc } satisfies KernelConfig);
+  installed = true;
+}
+
+/** Copies the innermost rows of a rank <= 4 slice. */
+function copyBlocks(
+  src: HeapArray,
+  dst: HeapArray,
+  rank: number,
+  strides: number[],
+  begin: number[],
+  size: number[],
+): void {
+  // Pad to rank 4 with leading unit axes.
+  const lead = 4 - rank;
+  const b = [...new Array<number>(lead).fill(0), ...begin];
+  const s = [...new Array<number>(lead).fill(1), ...size];
+  const st = [...new Array<number>(lead).fill(0), ...strides, 1].slice(0, 4);
+  const [b0, b1, b2, b3] = b as [number, number, number, number];
+  const [s0, s1, s2, s3] = s as [number, number, number, number];
+  const [t0, t1, t2] = st as [number, number, number, number];
+  let o = 0;
+  for (let i = b0; i < b0 + s0; i++) {
+    for (let j = b1; j < b1 + s1; j++) {
+      for (let k = b2; k < b2 + s2; k++) {
+        const from = i * t0 + j * t1 + k * t2 + b3;
+        dst.set(src.subarray(from, from + s3), o);
+        o += s3;
+      }
+    }
+  }
+}

@@ -1,0 +1,394 @@
+// The embedded training run: data -> groups -> model -> epochs (batches, accumulation, clipping,
+// optimizer, scheduler, validation, logging, checkpoints, early stopping) -> model bundle.
+// Every execution knob the engine declares as supported changes what happens here.
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeModelBundle } from "@trainkit/data";
+import type { ExecutionConfig } from "@trainkit/execution-config";
+import type { ModelConfig, TrainingConfig } from "@trainkit/training-config";
+import { ENGINE_VERSION } from "./capabilities.ts";
+import { type GroupedData, groupScanData, loadScanData, type ScanData } from "./dataset.ts";
+import {
+  createCheckpointManager,
+  createEarlyStopping,
+  LAST_CHECKPOINT,
+  readCheckpoint,
+  resolveMonitor,
+} from "./loop/checkpoints.ts";
+import { createLogger } from "./loop/loggers.ts";
+import {
+  clipGradients,
+  createGradientAccumulator,
+  createOptimizer,
+  optimizerOptionsFrom,
+} from "./loop/optimizers.ts";
+import { createProgress } from "./loop/progress.ts";
+import { createRng } from "./loop/rng.ts";
+import { createScheduler } from "./loop/schedulers.ts";
+import { createBatchLoader, planBatches } from "./loop/workers.ts";
+import { decodeState, encodeState, type NamedArray } from "./state.ts";
+import { initBackend } from "./tf/backend.ts";
+import { createPtychoModel, meanTotalIntensity, type PtychoModel } from "./tf/model.ts";
+import { evaluate, lossAndGradients, type TrainingBatch } from "./tf/step.ts";
+import { tf } from "./tf/tfjs.ts";
+
+export interface TrainingConfigSections {
+  readonly model: ModelConfig;
+  readonly training: TrainingConfig;
+  readonly execution: ExecutionConfig;
+}
+
+/** What the launcher hands the engine (structurally the launcher's `RunContext`). */
+export interface EngineContext {
+  readonly payload: {
+    readonly kind: "training" | "inference";
+    readonly config: unknown;
+    readonly legacy: Readonly<Record<string, unknown>>;
+  };
+  readonly runDir: string;
+  readonly resume: boolean;
+  readonly signal: AbortSignal;
+  readonly io: { readonly stdout: (text: string) => void; readonly stderr: (text: string) => void };
+}
+
+export interface EngineResult {
+  readonly status: "succeeded" | "failed" | "interrupted";
+  readonly message?: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly outputs?: Readonly<Record<string, string>>;
+}
+
+/** Model weights as named arrays (the bundle's and the checkpoints' format). */
+export function modelArrays(model: PtychoModel): NamedArray[] {
+  return model.variables.map((v) => ({
+    name: v.name,
+    shape: v.variable.shape,
+    data: v.variable.dataSync() as Float32Array,
+  }));
+}
+
+/** Assigns saved arrays to a model's variables, checking names and shapes. */
+export function loadModelArrays(model: PtychoModel, arrays: readonly NamedArray[], what: string): void {
+  const byName = new Map(arrays.map((a) => [a.name, a]));
+  for (const v of model.variables) {
+    const saved = byName.get(v.name);
+    if (!saved || saved.data.length !== v.variable.size) {
+      throw new Error(
+        `${what} does not fit this model (variable ${v.name}); was it written by another model configuration?`,
+      );
+    }
+    v.variable.assign(tf.tensor(saved.data, v.variable.shape));
+  }
+}
+
+function batchTensors(
+  data: GroupedData,
+  indices: Int32Array,
+  diffraction: Float32Array,
+  N: number,
+  needsTruth: boolean,
+): TrainingBatch {
+  const { C, offsets } = data.grouping;
+  const B = indices.length;
+  const batchOffsets = new Float32Array(B * C * 2);
+  for (let b = 0; b < B; b++) {
+    const g = indices[b]!;
+    for (let k = 0; k < C * 2; k++) batchOffsets[b * C * 2 + k] = offsets[g * C * 2 + k]!;
+  }
+  let groundTruth: TrainingBatch["groundTruth"];
+  if (needsTruth && data.groundTruth) {
+    const size = N * N * C;
+    const re = new Float32Array(B * size);
+    const im = new Float32Array(B * size);
+    for (let b = 0; b < B; b++) {
+      const g = indices[b]!;
+      re.set(data.groundTruth.re.subarray(g * size, (g + 1) * size), b * size);
+      im.set(data.groundTruth.im.subarray(g * size, (g + 1) * size), b * size);
+    }
+    groundTruth = { re: tf.tensor4d(re, [B, N, N, C]), im: tf.tensor4d(im, [B, N, N, C]) };
+  }
+  return {
+    diffraction: tf.tensor4d(diffraction, [B, N, N, C]),
+    ...(C > 1 ? { offsets: { data: batchOffsets, shape: [B, C, 2] } } : {}),
+    ...(groundTruth ? { groundTruth } : {}),
+  };
+}
+
+function disposeBatch(batch: TrainingBatch): void {
+  batch.diffraction.dispose();
+  batch.groundTruth?.re.dispose();
+  batch.groundTruth?.im.dispose();
+}
+
+/** Trains the model of a training payload in `runDir`. */
+export async function train(context: EngineContext): Promise<EngineResult> {
+  const { model: modelConfig, training, execution } = context.payload.config as TrainingConfigSections;
+  const { io, runDir, signal } = context;
+  const backend = await initBackend("wasm");
+  const seed = execution.seed;
+
+  const trainData = await loadScanData(training.trainDataFile!);
+  const testData: ScanData | undefined = training.testDataFile
+    ? await loadScanData(training.testDataFile)
+    : undefined;
+  const needsTruth = modelConfig.modelType === "supervised" || training.realspaceWeight > 0;
+  if (needsTruth && !trainData.groundTruth) {
+    return {
+      status: "failed",
+      message: `${trainData.file} has no ground-truth patches Y, which ${modelConfig.modelType === "supervised" ? "supervised training" : "the real-space losses"} need.`,
+    };
+  }
+  const trainGroups = groupScanData(trainData, modelConfig.gridsize, training, seed);
+  const testGroups = testData
+    ? groupScanData(
+        testData,
+        modelConfig.gridsize,
+        { ...training, nGroups: Math.min(training.nGroups, testData.M) },
+        seed + 1,
+      )
+    : undefined;
+  for (const warning of trainGroups.grouping.warnings) io.stderr(`trainkit-train: warning: ${warning}\n`);
+
+  const model = createPtychoModel({ model: modelConfig, training }, trainData.probe, seed, {
+    meanTotalIntensity: meanTotalIntensity(trainData.diffraction, trainData.M),
+  });
+  const variables = new Map(model.trainableVariables.map((v) => [v.name, v.variable]));
+  const optimizer = createOptimizer(variables, optimizerOptionsFrom(execution));
+  const scheduler = createScheduler({ ...execution, nepochs: training.nepochs });
+  const weights = {
+    nllWeight: training.nllWeight,
+    maeWeight: training.maeWeight,
+    realspaceWeight: training.realspaceWeight,
+    realspaceMaeWeight: training.realspaceMaeWeight,
+  };
+  const metricNames = ["train_loss", ...(testGroups ? ["val_loss"] : [])];
+  const monitor = resolveMonitor(execution.checkpointMonitor, {
+    hasValidation: testGroups !== undefined,
+    metricNames,
+  });
+  if (monitor.warning) io.stderr(`trainkit-train: warning: ${monitor.warning}\n`);
+  const checkpoints = await createCheckpointManager({
+    dir: join(runDir, "checkpoints"),
+    monitor: monitor.name,
+    mode: execution.checkpointMode,
+    saveTopK: execution.checkpointSaveTopK,
+    enabled: execution.enableCheckpointing,
+  });
+  const early = createEarlyStopping({
+    patience: execution.earlyStopPatience,
+    mode: execution.checkpointMode,
+  });
+  const shuffle = createRng(seed, "shuffle");
+  const { N } = trainData;
+  const C = trainGroups.grouping.C;
+  const G = trainGroups.grouping.nGroups;
+  const loader = createBatchLoader(
+    { data: trainGroups.diffraction, itemShape: [N, N, C] },
+    { numWorkers: execution.numWorkers, prefetchFactor: execution.prefetchFactor },
+  );
+
+  let startEpoch = 0;
+  let step = 0;
+  const lastPath = join(runDir, "checkpoints", LAST_CHECKPOINT);
+  if (context.resume) {
+    const exists = await readFile(lastPath).then(
+      () => true,
+      () => false,
+    );
+    if (exists) {
+      const checkpoint = await readCheckpoint(lastPath);
+      const state = decodeState(checkpoint.payload, lastPath);
+      loadModelArrays(
+        model,
+        state.arrays.filter((a) => !a.name.startsWith("optimizer:")),
+        lastPath,
+      );
+      const optimizerState: Record<string, Float32Array | number> = {
+        ...(state.meta.optimizerScalars as Record<string, number>),
+      };
+      for (const a of state.arrays)
+        if (a.name.startsWith("optimizer:")) optimizerState[a.name.slice(10)] = a.data;
+      optimizer.setState(optimizerState);
+      scheduler.setState(state.meta.scheduler as never);
+      early.setState(state.meta.early as never);
+      shuffle.setState(state.meta.rng as never);
+      startEpoch = state.meta.epoch as number;
+      step = state.meta.step as number;
+      io.stderr(`trainkit-train: resuming from ${lastPath} at epoch ${startEpoch}\n`);
+    } else {
+      io.stderr(`trainkit-train: warning: --resume: no ${lastPath} yet; starting from the beginning\n`);
+    }
+  }
+
+  const logger = createLogger(execution.logger as "csv" | "tensorboard" | "none", runDir, {
+    model: modelConfig,
+    training,
+    execution: { ...execution, mlflowTrackingUri: null },
+    engine: { backend: backend.backend, version: ENGINE_VERSION },
+  } as unknown as Record<string, unknown>);
+  const accumulate = execution.accumulateGradBatches;
+  const plansPerEpoch = Math.ceil(G / training.batchSize);
+  const progress = createProgress({
+    enabled: execution.enableProgressBar,
+    nepochs: training.nepochs,
+    stepsPerEpoch: plansPerEpoch,
+    startEpoch,
+  });
+  const accumulator = createGradientAccumulator();
+  let interrupted = false;
+  let stoppedEarly: string | null = null;
+  const history: Record<string, number>[] = [];
+  const started = performance.now();
+  let samples = 0;
+
+  try {
+    for (let epoch = startEpoch; epoch < training.nepochs && !interrupted; epoch++) {
+      const plan = planBatches(G, training.batchSize, shuffle);
+      progress.startEpoch(epoch);
+      let lossSum = 0;
+      let count = 0;
+      let micro = 0;
+      for await (const prepared of loader.batches(plan)) {
+        if (signal.aborted) {
+          interrupted = true;
+          break;
+        }
+        const batch = batchTensors(trainGroups, prepared.indices, prepared.data, N, needsTruth);
+        const result = lossAndGradients(model, batch, weights);
+        disposeBatch(batch);
+        accumulator.add(result.grads);
+        for (const g of result.grads.values()) g.dispose();
+        lossSum += result.loss * prepared.indices.length;
+        count += prepared.indices.length;
+        samples += prepared.indices.length;
+        micro++;
+        if (micro % accumulate === 0 || micro === plan.length) {
+          const mean = accumulator.mean();
+          accumulator.reset();
+          const clipped =
+            execution.gradientClipVal === null
+              ? mean
+              : clipGradients(mean, {
+                  algorithm: execution.gradientClipAlgorithm,
+                  clipValue: execution.gradientClipVal,
+                  params: variables,
+                });
+          optimizer.step(clipped, scheduler.lr);
+          for (const g of mean.values()) g.dispose();
+          if (clipped !== mean) for (const g of clipped.values()) g.dispose();
+          step++;
+        }
+        progress.update(micro, { loss: result.loss });
+      }
+      if (interrupted) break;
+      const metrics: Record<string, number> = { train_loss: lossSum / Math.max(1, count), lr: scheduler.lr };
+      if (testGroups)
+        metrics.val_loss = validationLoss(model, testGroups, N, training.batchSize, needsTruth, weights);
+      logger.log(metrics, step, epoch);
+      history.push({ epoch, ...metrics });
+      scheduler.step(scheduler.needsMetric ? metrics[monitor.name] : undefined);
+      const decision = early.update(metrics[monitor.name] ?? Number.NaN, epoch);
+      const optimizerState = optimizer.getState();
+      const state = encodeState({
+        arrays: [
+          ...modelArrays(model),
+          ...Object.entries(optimizerState)
+            .filter((e): e is [string, Float32Array] => e[1] instanceof Float32Array)
+            .map(([name, data]) => ({ name: `optimizer:${name}`, shape: [data.length], data })),
+        ],
+        meta: {
+          epoch: epoch + 1,
+          step,
+          optimizerScalars: Object.fromEntries(
+            Object.entries(optimizerState).filter((e) => typeof e[1] === "number"),
+          ),
+          scheduler: scheduler.getState(),
+          early: early.getState(),
+          rng: shuffle.getState(),
+        },
+      });
+      await checkpoints.save({ epoch, step, metrics, payload: state });
+      if (decision.stop) {
+        stoppedEarly = decision.reason;
+        break;
+      }
+    }
+  } finally {
+    progress.stop();
+    logger.close();
+    await loader.close();
+    accumulator.dispose();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const details = {
+    computeBackend: backend.backend,
+    engineVersion: ENGINE_VERSION,
+    parameters: model.parameterCount(true),
+    groups: G,
+    channels: C,
+    epochsRun: history.length,
+    steps: step,
+    monitor: monitor.name,
+    ...(monitor.warning ? { monitorWarning: monitor.warning } : {}),
+    ...(stoppedEarly ? { earlyStopping: stoppedEarly } : {}),
+    trainingSamplesPerSecond: samples / Math.max(seconds, 1e-9),
+    lastMetrics: history.at(-1) ?? null,
+    bestCheckpoint: checkpoints.bestPath,
+  };
+  if (interrupted) {
+    model.dispose();
+    optimizer.dispose();
+    return { status: "interrupted", details };
+  }
+  await mkdir(runDir, { recursive: true });
+  const bundlePath = join(runDir, "model.zip");
+  await writeModelBundle(bundlePath, {
+    backend: "embedded",
+    packages: { "@trainkit/engine": ENGINE_VERSION },
+    payload: { kind: "training", config: context.payload.config, engine: details },
+    legacyParams: { ...context.payload.legacy, intensity_scale: model.intensityScale() },
+    weights: {
+      "weights.bin": encodeState({
+        arrays: modelArrays(model),
+        meta: { intensityScale: model.intensityScale() },
+      }),
+    },
+  });
+  model.dispose();
+  optimizer.dispose();
+  return {
+    status: "succeeded",
+    details,
+    outputs: {
+      "model bundle": "model.zip",
+      ...(execution.logger !== "none" ? { metrics: "lightning_logs/" } : {}),
+      ...(execution.enableCheckpointing ? { checkpoints: "checkpoints/" } : {}),
+    },
+  };
+}
+
+function validationLoss(
+  model: PtychoModel,
+  data: GroupedData,
+  N: number,
+  batchSize: number,
+  needsTruth: boolean,
+  weights: Parameters<typeof evaluate>[2],
+): number {
+  const { C, nGroups: G } = data.grouping;
+  const size = N * N * C;
+  let sum = 0;
+  for (let start = 0; start < G; start += batchSize) {
+    const indices = Int32Array.from({ length: Math.min(batchSize, G - start) }, (_, i) => start + i);
+    const batch = batchTensors(
+      data,
+      indices,
+      data.diffraction.slice(start * size, (start + indices.length) * size),
+      N,
+      needsTruth,
+    );
+    sum += evaluate(model, batch, weights).loss * indices.length;
+    disposeBatch(batch);
+  }
+  return sum / Math.max(1, G);
+}
