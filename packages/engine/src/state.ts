@@ -46,7 +46,8 @@ export function decodeState(bytes: Uint8Array, what: string): EncodedState {
     meta: Record<string, unknown>;
     arrays: { name: string; shape: number[]; offset: number; length: number }[];
   };
-  const body = bytes.slice(start + headerLength);
+  // A copy (Buffer#slice would be a view at any byte offset; Float32Array needs a multiple of 4).
+  const body = new Uint8Array(bytes.subarray(start + headerLength));
   const floats = new Float32Array(body.buffer, body.byteOffset, body.byteLength / 4);
   return {
     meta: header.meta,
