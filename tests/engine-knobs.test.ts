@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readModelBundle, writeSimulatedDataset } from "@trainkit/data";
-import { train } from "@trainkit/engine";
+import { decodeState, train } from "@trainkit/engine";
 import type { ExecutionConfigInput } from "@trainkit/execution-config";
 import { createTrainingPayload, type TrainingPayload } from "@trainkit/factory";
 import { describe, expect, it } from "vitest";
@@ -68,6 +68,30 @@ describe("the embedded engine's knobs", () => {
     const inline = await trainWith({ numWorkers: 0 });
     const workers = await trainWith({ numWorkers: 2, deterministic: false });
     expect((await weights(inline.runDir)).equals(await weights(workers.runDir))).toBe(true);
+  }, 120_000);
+
+  it("accumulates gradients: sgd with batch 8 x 2 steps equals batch 16", async () => {
+    // The bounded amplitude MAE keeps plain SGD stable (the Poisson NLL's counts are in the millions).
+    const maeOnly = { nllWeight: 0, maeWeight: 1 };
+    const floats = async (runDir: string) =>
+      decodeState(await weights(runDir), "weights").arrays.map((a) => a.data);
+    const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
+      let max = 0;
+      a.forEach((x, i) => x.forEach((v, j) => (max = Math.max(max, Math.abs(v - b[i]![j]!)))));
+      return max;
+    };
+    const accumulated = await floats(
+      (await trainWith({ optimizer: "sgd", accumulateGradBatches: 2 }, { batchSize: 8, ...maeOnly })).runDir,
+    );
+    const single = await floats(
+      (await trainWith({ optimizer: "sgd" }, { batchSize: 16, ...maeOnly })).runDir,
+    );
+    const diff = maxDiff(accumulated, single);
+    expect(diff).toBeLessThan(1e-4);
+    const different = await floats(
+      (await trainWith({ optimizer: "sgd" }, { batchSize: 8, ...maeOnly })).runDir,
+    );
+    expect(maxDiff(different, single)).toBeGreaterThan(10 * diff);
   }, 120_000);
 
   it("changes the weights with the seed, the learning rate and the optimizer", async () => {
