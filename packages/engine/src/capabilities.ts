@@ -47,10 +47,5 @@ export const EMBEDDED_CAPABILITIES: readonly Capability[] = [
   atDefault("execution.mlflowTrackingUri", null, "no MLflow logger"),
   atDefault("training.torchLossMode", "poisson", "PyTorch trainer only"),
   atDefault("training.torchMaePredL2MatchTarget", false, "PyTorch trainer only"),
-  {
-    path: "inference.modelPath",
-    supports: () => false,
-    supported: "no inference yet (embedded reconstruction is being built)",
-    hint: PROCESS,
-  },
+  atDefault("execution.padEval", false, "the embedded stitcher uses the scanned region as it is"),
 ];

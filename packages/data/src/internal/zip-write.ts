@@ -3,7 +3,7 @@
 // records (fflate's zip writer has none) and stored members are written without being copied.
 
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { deflateSync } from "fflate";
 import { temporaryPathFor } from "../atomic.ts";
