@@ -1,0 +1,106 @@
+// Embedded inference through the installed command: a bundle from a short real training run, then
+// reconstructions that do not depend on the batch size, are readable by numpy, and come with metrics.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadNpz, writeSimulatedDataset } from "@trainkit/data";
+import { describe, expect, it } from "vitest";
+import { run, tempDir } from "./helpers.ts";
+
+const dir = tempDir("trainkit-infer-");
+await writeSimulatedDataset({
+  N: 64,
+  positions: 48,
+  seed: 5,
+  trainOut: join(dir, "train.npz"),
+  testOut: join(dir, "test.npz"),
+  testFraction: 0.25,
+});
+const trainRun = join(dir, "train-run");
+const trained = run(
+  "train",
+  [
+    "--train-data-file",
+    join(dir, "train.npz"),
+    "--n-groups",
+    "36",
+    "--output-dir",
+    trainRun,
+    "--nepochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--n-filters-scale",
+    "1",
+    "--checkpoint-monitor",
+    "train_loss",
+  ],
+  { timeout: 120_000 },
+);
+
+const numpy = (() => {
+  try {
+    execFileSync("python3", ["-c", "import numpy"]);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+function infer(out: string, extra: readonly string[] = []) {
+  return run(
+    "infer",
+    ["--model-path", trainRun, "--test-data-file", join(dir, "test.npz"), "--output-dir", out, ...extra],
+    {
+      timeout: 120_000,
+    },
+  );
+}
+
+describe("trainkit-infer on the embedded engine", () => {
+  it("reconstructs the object: npz, images and metrics", async () => {
+    expect(trained.status, trained.stderr).toBe(0);
+    const out = join(dir, "infer");
+    const result = infer(out);
+    expect(result.status, result.stderr).toBe(0);
+    const { arrays } = await loadNpz(join(out, "reconstruction.npz"));
+    expect([...arrays.keys()].sort()).toEqual(["amplitude", "coverage", "object", "phase"]);
+    expect(arrays.get("object")?.dtype).toBe("c8");
+    for (const png of ["amplitude.png", "phase.png"]) {
+      expect(readFileSync(join(out, png)).subarray(1, 4).toString()).toBe("PNG");
+    }
+    const metrics = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
+    for (const key of ["amplitudePsnr", "amplitudeSsim", "phasePsnr", "phaseSsim"])
+      expect(Number.isFinite(metrics[key])).toBe(true);
+  }, 180_000);
+
+  it("gives identical reconstructions for every inference batch size", async () => {
+    const outputs = [];
+    for (const size of ["1", "5", "64"]) {
+      const out = join(dir, `batch-${size}`);
+      expect(infer(out, ["--inference-batch-size", size]).status).toBe(0);
+      outputs.push(
+        (await loadNpz(join(out, "reconstruction.npz"))).arrays.get("object")!.data as Float32Array,
+      );
+    }
+    for (const other of outputs.slice(1)) {
+      let max = 0;
+      other.forEach((v, i) => (max = Math.max(max, Math.abs(v - outputs[0]![i]!))));
+      expect(max).toBeLessThan(1e-5);
+    }
+  }, 180_000);
+
+  it.skipIf(!numpy)("writes a reconstruction numpy reads (skipped when python3 has no numpy)", () => {
+    const out = join(dir, "infer");
+    const text = execFileSync(
+      "python3",
+      [
+        "-c",
+        "import numpy as np,sys; f=np.load(sys.argv[1]); o=f['object']; print(o.dtype, o.shape, bool(np.allclose(np.abs(o), f['amplitude'], atol=1e-5)))",
+        join(out, "reconstruction.npz"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(text.trim()).toMatch(/^complex64 \(\d+, \d+\) True$/);
+  });
+});
