@@ -1,7 +1,7 @@
 // The embedded training run: data -> groups -> model -> epochs (batches, accumulation, clipping,
 // optimizer, scheduler, validation, logging, checkpoints, early stopping) -> model bundle.
 // Every execution knob the engine declares as supported changes what happens here.
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeModelBundle } from "@trainkit/data";
 import type { ExecutionConfig } from "@trainkit/execution-config";
@@ -26,6 +26,7 @@ import { createProgress } from "./loop/progress.ts";
 import { createRng } from "./loop/rng.ts";
 import { createScheduler } from "./loop/schedulers.ts";
 import { createBatchLoader, planBatches } from "./loop/workers.ts";
+import { lossChart } from "./plot.ts";
 import { decodeState, encodeState, type NamedArray } from "./state.ts";
 import { initBackend } from "./tf/backend.ts";
 import { createPtychoModel, meanTotalIntensity, type PtychoModel } from "./tf/model.ts";
@@ -341,6 +342,13 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     return { status: "interrupted", details };
   }
   await mkdir(runDir, { recursive: true });
+  await writeFile(
+    join(runDir, "loss.png"),
+    lossChart({
+      train: history.map((h) => h.train_loss ?? Number.NaN),
+      ...(testGroups ? { val: history.map((h) => h.val_loss ?? Number.NaN) } : {}),
+    }),
+  );
   const bundlePath = join(runDir, "model.zip");
   await writeModelBundle(bundlePath, {
     backend: "embedded",
@@ -361,6 +369,7 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     details,
     outputs: {
       "model bundle": "model.zip",
+      "loss curve": "loss.png",
       ...(execution.logger !== "none" ? { metrics: "lightning_logs/" } : {}),
       ...(execution.enableCheckpointing ? { checkpoints: "checkpoints/" } : {}),
     },
