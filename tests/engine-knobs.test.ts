@@ -156,6 +156,29 @@ describe("the embedded engine's knobs", () => {
     expect(existsSync(join(none.runDir, "lightning_logs"))).toBe(false);
   }, 120_000);
 
+  it("trains groups of 2x2 neighbours (gridsize 2, objectBig)", async () => {
+    const runDir = join(dir, "gridsize-2");
+    const payload = await createTrainingPayload({
+      trainDataFile: join(dir, "train.npz"),
+      outputDir: runDir,
+      overrides: {
+        model: { nFiltersScale: 1, gridsize: 2 },
+        training: { nGroups: 16, nepochs: 1, batchSize: 8 },
+      },
+      execution: { checkpointMonitor: "train_loss" },
+      environment: CPU_PIPE,
+    });
+    const result = await train({
+      payload,
+      runDir,
+      resume: false,
+      signal: new AbortController().signal,
+      io: { stdout: () => {}, stderr: () => {} },
+    });
+    expect(result.status, result.message).toBe("succeeded");
+    expect(result.details).toMatchObject({ channels: 4, groups: 16 });
+  }, 60_000);
+
   it("draws a progress bar on stderr only when asked", async () => {
     const quiet = await trainWith({ enableProgressBar: false });
     expect(quiet.stderr).not.toMatch(/epoch/i);
