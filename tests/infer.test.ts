@@ -75,7 +75,7 @@ describe("trainkit-infer on the embedded engine", () => {
   }, 180_000);
 
   it("gives identical reconstructions for every inference batch size", async () => {
-    const outputs = [];
+    const outputs: Float32Array[] = [];
     for (const size of ["1", "5", "64"]) {
       const out = join(dir, `batch-${size}`);
       expect(infer(out, ["--inference-batch-size", size]).status).toBe(0);

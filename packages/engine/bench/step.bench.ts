@@ -5,8 +5,9 @@
  *   pnpm exec vitest bench --run packages/engine/bench
  *
  * Reported per case: vitest's timings (a "forward" is a no-gradient pass with the physics, a "step"
- * is forward + backward: loss and gradients of every trainable variable), and at the end a summary
- * with samples/s and memory (peak RSS, TensorFlow.js tensor count and bytes).
+ * is forward + backward: loss and gradients of every trainable variable, "predict" is inference:
+ * object amplitude and phase, no physics; wasm only), and at the end a summary with samples/s and
+ * memory (peak RSS of the process, peak bytes held by tensors during one step).
  */
 import type { Tensor4D } from "@tensorflow/tfjs";
 import { MODEL_DEFAULTS } from "@trainkit/training-config";
@@ -64,6 +65,12 @@ function forward(s: Setup): void {
   });
 }
 
+function predict(s: Setup): void {
+  const p = s.model.predict(s.diffraction);
+  p.amplitude.dataSync();
+  tf.dispose([p.amplitude, p.phase]);
+}
+
 function step(s: Setup): void {
   const r = lossAndGradients(s.model, { diffraction: s.diffraction });
   for (const g of r.grads.values()) g.dispose();
@@ -86,10 +93,24 @@ for (const backend of ["wasm", "cpu"] as const) {
     },
   };
   describe(`${backend} backend (N ${N}, gridsize 1, batch ${BATCH}, nFiltersScale 2)`, () => {
-    bench(`${backend} forward`, () => timed(backend, `${backend} forward`, () => forward(setups.get(backend) as Setup)), {
-      ...options,
-      ...hooks,
-    });
+    bench(
+      `${backend} forward`,
+      () => timed(backend, `${backend} forward`, () => forward(setups.get(backend) as Setup)),
+      {
+        ...options,
+        ...hooks,
+      },
+    );
+    if (backend === "wasm") {
+      bench(
+        `wasm predict`,
+        () => timed(backend, "wasm predict", () => predict(setups.get(backend) as Setup)),
+        {
+          ...options,
+          ...hooks,
+        },
+      );
+    }
     bench(
       `${backend} step (forward + backward)`,
       () => timed(backend, `${backend} step`, () => step(setups.get(backend) as Setup)),
@@ -109,12 +130,15 @@ afterAll(async () => {
   const params = s?.model.parameterCount(true) ?? 0;
   const mib = (bytes: number | undefined) => `${((bytes ?? 0) / 2 ** 20).toFixed(0)} MiB`;
   const memory = [...peakRss.keys()].map(
-    (b) => `${b}: peak RSS ${mib(peakRss.get(b))} (process, cumulative), peak tensor bytes in a step ${mib(peakTensorBytes.get(b))}`,
+    (b) =>
+      `${b}: peak RSS ${mib(peakRss.get(b))} (process, cumulative), peak tensor bytes in a step ${mib(peakTensorBytes.get(b))}`,
   );
   console.log(
-    [`trainkit engine (TensorFlow.js) at N ${N}, batch ${BATCH}, ${params} trainable parameters:`, ...lines, ...memory].join(
-      "\n",
-    ),
+    [
+      `trainkit engine (TensorFlow.js) at N ${N}, batch ${BATCH}, ${params} trainable parameters:`,
+      ...lines,
+      ...memory,
+    ].join("\n"),
   );
   for (const x of setups.values()) {
     x.model.dispose();

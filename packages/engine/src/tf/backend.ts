@@ -1,4 +1,4 @@
-import { installFastWasmSlice } from "./internal/wasm-kernels.ts";
+import { installFastWasmSlice, installSharingWasmIdentity } from "./internal/wasm-kernels.ts";
 import { tf } from "./tfjs.ts";
 
 /** The TensorFlow.js backends this engine runs on. */
@@ -32,6 +32,7 @@ export async function initBackend(preferred: TfBackendName = "wasm"): Promise<Ba
       if (await tf.setBackend("wasm")) {
         await tf.ready();
         installFastWasmSlice();
+        installSharingWasmIdentity();
         current = { backend: "wasm" };
         return current;
       }

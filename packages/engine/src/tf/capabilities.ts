@@ -17,7 +17,11 @@ export interface Capability {
 }
 
 export const TF_CAPABILITIES = [
-  { field: "model.architecture", supported: ["cnn"], note: "The CNN encoder-decoder; FNO-family generators are PyTorch-only." },
+  {
+    field: "model.architecture",
+    supported: ["cnn"],
+    note: "The CNN encoder-decoder; FNO-family generators are PyTorch-only.",
+  },
   {
     field: "model.N",
     supported: [64, 128],
@@ -30,14 +34,34 @@ export const TF_CAPABILITIES = [
     supported: ["pinn", "supervised"],
     note: "supervised regresses amplitude and phase of the ground truth Y (the data must contain Y).",
   },
-  { field: "model.ampActivation", supported: ["sigmoid", "swish", "softplus", "relu"], note: "Amplitude decoder output." },
-  { field: "model.objectBig", supported: [true, false], note: "Shared canvas for the C patches of a group (C > 1)." },
-  { field: "model.probeBig", supported: [true, false], note: "Outer-region decoder branch when padObject is on." },
-  { field: "model.padObject", supported: [true, false], note: "Decoders predict the central N/2 region and pad." },
+  {
+    field: "model.ampActivation",
+    supported: ["sigmoid", "swish", "softplus", "relu"],
+    note: "Amplitude decoder output.",
+  },
+  {
+    field: "model.objectBig",
+    supported: [true, false],
+    note: "Shared canvas for the C patches of a group (C > 1).",
+  },
+  {
+    field: "model.probeBig",
+    supported: [true, false],
+    note: "Outer-region decoder branch when padObject is on.",
+  },
+  {
+    field: "model.padObject",
+    supported: [true, false],
+    note: "Decoders predict the central N/2 region and pad.",
+  },
   { field: "model.probeMask", supported: [true, false], note: "Soft circular mask on the exit wave." },
   { field: "model.probeMaskSigma", supported: "any", note: "Edge softness of the probe mask (pixels)." },
   { field: "model.probeMaskDiameter", supported: "any", note: "Probe mask diameter (pixels); null is N/2." },
-  { field: "model.probeScale", supported: "any", note: "Probe normalisation: probe / (probeScale * mean|disk * probe|)." },
+  {
+    field: "model.probeScale",
+    supported: "any",
+    note: "Probe normalisation: probe / (probeScale * mean|disk * probe|).",
+  },
   {
     field: "model.gaussianSmoothingSigma",
     supported: "any",
@@ -45,24 +69,56 @@ export const TF_CAPABILITIES = [
   },
   {
     field: "model.generatorOutputMode",
-    supported: "any",
-    note: "Used only by FNO-family generators; the CNN always decodes amplitude and phase.",
+    supported: ["real_imag"],
+    note: "FNO-family generators only; the CNN always decodes amplitude and phase, so only the default is accepted.",
   },
   { field: "model.fnoModes", supported: "any", note: "FNO-only; not used by the CNN." },
   { field: "model.fnoWidth", supported: "any", note: "FNO-only; not used by the CNN." },
   { field: "model.fnoBlocks", supported: "any", note: "FNO-only; not used by the CNN." },
   { field: "model.fnoCnnBlocks", supported: "any", note: "FNO-only; not used by the CNN." },
   { field: "model.learnedInputChannels", supported: "any", note: "FNO-only; not used by the CNN." },
-  { field: "model.fnoInputTransform", supported: "any", note: "FNO-only; not used by the CNN." },
-  { field: "model.maxHiddenChannels", supported: [null], note: "Channel caps are not implemented for the CNN." },
-  { field: "model.resnetWidth", supported: [null], note: "Residual bottleneck width is not implemented for the CNN." },
+  {
+    field: "model.fnoInputTransform",
+    supported: ["none"],
+    note: "FNO-family input transform; the CNN reads amplitudes as they are, so only the default is accepted.",
+  },
+  {
+    field: "model.maxHiddenChannels",
+    supported: [null],
+    note: "Channel caps are not implemented for the CNN.",
+  },
+  {
+    field: "model.resnetWidth",
+    supported: [null],
+    note: "Residual bottleneck width is not implemented for the CNN.",
+  },
   { field: "training.nllWeight", supported: "any", note: "Weight of the Poisson NLL on intensities." },
   { field: "training.maeWeight", supported: "any", note: "Weight of the amplitude MAE (count units)." },
-  { field: "training.realspaceWeight", supported: "any", note: "Real-space loss weight (needs Y in the data when > 0)." },
-  { field: "training.realspaceMaeWeight", supported: "any", note: "Real-space MAE weight (needs Y in the data when > 0)." },
-  { field: "training.nphotons", supported: "any", note: "Initial intensity scale sqrt(nphotons)/(N/2), or from data." },
-  { field: "training.probeTrainable", supported: [true, false], note: "Probe real and imaginary parts as variables." },
-  { field: "training.intensityScaleTrainable", supported: [true, false], note: "Log intensity scale as a variable." },
+  {
+    field: "training.realspaceWeight",
+    supported: "any",
+    note: "Real-space loss weight (needs Y in the data when > 0).",
+  },
+  {
+    field: "training.realspaceMaeWeight",
+    supported: "any",
+    note: "Real-space MAE weight (needs Y in the data when > 0).",
+  },
+  {
+    field: "training.nphotons",
+    supported: "any",
+    note: "Initial intensity scale sqrt(nphotons)/(N/2), or from data.",
+  },
+  {
+    field: "training.probeTrainable",
+    supported: [true, false],
+    note: "Probe real and imaginary parts as variables.",
+  },
+  {
+    field: "training.intensityScaleTrainable",
+    supported: [true, false],
+    note: "Log intensity scale as a variable.",
+  },
   {
     field: "training.torchLossMode",
     supported: ["poisson"],
@@ -102,9 +158,13 @@ export interface CapabilityIssue {
   readonly message: string;
 }
 
-function valueAt(config: CapabilityInput, path: string): { readonly found: boolean; readonly value: unknown } {
+function valueAt(
+  config: CapabilityInput,
+  path: string,
+): { readonly found: boolean; readonly value: unknown } {
   const [section, key] = path.split(".") as [string, string];
-  const container: unknown = section === "model" ? config.model : section === "training" ? config.training : undefined;
+  const container: unknown =
+    section === "model" ? config.model : section === "training" ? config.training : undefined;
   if (container === undefined || container === null || typeof container !== "object" || !(key in container)) {
     return { found: false, value: undefined };
   }
@@ -129,7 +189,11 @@ export function checkTfCapabilities(config: CapabilityInput): readonly Capabilit
   for (const rule of TF_CAPABILITY_RULES) {
     const message = rule.check(config);
     if (message !== undefined) {
-      issues.push({ field: rule.fields.join(", "), value: rule.fields.map((f) => valueAt(config, f).value), message });
+      issues.push({
+        field: rule.fields.join(", "),
+        value: rule.fields.map((f) => valueAt(config, f).value),
+        message,
+      });
     }
   }
   return issues;

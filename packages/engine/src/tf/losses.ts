@@ -24,7 +24,10 @@ import type { Complex } from "./ops.ts";
 import { tf } from "./tfjs.ts";
 
 /** The loss weights read from the training config. */
-export type LossWeights = Pick<TrainingConfig, "nllWeight" | "maeWeight" | "realspaceWeight" | "realspaceMaeWeight">;
+export type LossWeights = Pick<
+  TrainingConfig,
+  "nllWeight" | "maeWeight" | "realspaceWeight" | "realspaceMaeWeight"
+>;
 
 /** Upstream's defaults: Poisson NLL only. */
 export const DEFAULT_LOSS_WEIGHTS: LossWeights = {
@@ -62,7 +65,9 @@ export function computeLosses(
   if (predicted === undefined) throw new Error("losses: the forward pass produced no diffraction intensity.");
   const observedAmplitude = tf.mul(targets.diffraction, initialIntensityScale);
   const observed = tf.square(observedAmplitude);
-  const nll = tf.mean(tf.sub(predicted, tf.mul(observed, tf.log(tf.add(predicted, COUNT_EPSILON))))) as Scalar;
+  const nll = tf.mean(
+    tf.sub(predicted, tf.mul(observed, tf.log(tf.add(predicted, COUNT_EPSILON)))),
+  ) as Scalar;
   const mae = tf.mean(tf.abs(tf.sub(tf.sqrt(tf.add(predicted, COUNT_EPSILON)), observedAmplitude))) as Scalar;
   const parts: Record<string, Scalar> = { nll, mae };
   const terms: Scalar[] = [];
@@ -84,19 +89,28 @@ export function computeLosses(
     parts.realspaceMae = realspaceMae;
     terms.push(tf.mul(realspaceMae, realspaceFactor));
   }
-  const total = (terms.length === 0 ? tf.scalar(0) : terms.length === 1 ? terms[0] : tf.addN(terms)) as Scalar;
+  const total = (
+    terms.length === 0 ? tf.scalar(0) : terms.length === 1 ? terms[0] : tf.addN(terms)
+  ) as Scalar;
   return { total, parts };
 }
 
 function supervisedLosses(output: ForwardOutput, targets: LossTargets): LossTensors {
   const y = targets.groundTruth;
   if (y === undefined) {
-    throw new Error("model.modelType is supervised, so the batch needs ground-truth object patches (Y); the data has none.");
+    throw new Error(
+      "model.modelType is supervised, so the batch needs ground-truth object patches (Y); the data has none.",
+    );
   }
   checkSameShape(y.re, output.amplitude, "Y");
-  const amplitude = tf.mean(tf.abs(tf.sub(output.amplitude, tf.sqrt(tf.add(tf.square(y.re), tf.square(y.im)))))) as Scalar;
+  const amplitude = tf.mean(
+    tf.abs(tf.sub(output.amplitude, tf.sqrt(tf.add(tf.square(y.re), tf.square(y.im))))),
+  ) as Scalar;
   const phase = tf.mean(tf.abs(tf.sub(output.phase, tf.atan2(y.im, y.re)))) as Scalar;
-  return { total: tf.add(amplitude, phase) as Scalar, parts: { supervisedAmplitude: amplitude, supervisedPhase: phase } };
+  return {
+    total: tf.add(amplitude, phase) as Scalar,
+    parts: { supervisedAmplitude: amplitude, supervisedPhase: phase },
+  };
 }
 
 function checkSameShape(actual: Tensor4D, expected: Tensor4D, what: string): void {

@@ -61,6 +61,8 @@ export interface ModelInputs {
   readonly diffraction: Tensor4D;
   /** Patch placement for `C > 1`, from {@link PtychoModel.createPatchMap}; unused when `C = 1`. */
   readonly patchMap?: PatchMap | undefined;
+  /** Run the physics (predicted diffraction); default true for pinn models. `false` for inference. */
+  readonly physics?: boolean | undefined;
 }
 
 export interface ForwardOutput {
@@ -70,7 +72,7 @@ export interface ForwardOutput {
   readonly phase: Tensor4D;
   /** Complex object patches at the C scan positions, after reassembly: `[B, N, N, C]`. */
   readonly object: Complex<Tensor4D>;
-  /** Predicted diffraction intensity in photon counts `[B, N, N, C]` (absent for supervised models). */
+  /** Predicted diffraction intensity in photon counts `[B, N, N, C]` (absent for supervised models and `physics: false`). */
   readonly intensity?: Tensor4D;
 }
 
@@ -175,7 +177,9 @@ export function createPtychoModel(
   }
   if (n % 8 !== 0) throw new Error(`model.N: must be a multiple of 8 for the 3-level encoder, got ${n}.`);
   if (m.architecture !== "cnn") {
-    throw new Error(`model.architecture: the TensorFlow.js engine implements only "cnn", got "${m.architecture}".`);
+    throw new Error(
+      `model.architecture: the TensorFlow.js engine implements only "cnn", got "${m.architecture}".`,
+    );
   }
   const channels = m.gridsize * m.gridsize;
   const outChannels = m.objectBig ? channels : 1;
@@ -255,9 +259,26 @@ export function createPtychoModel(
     ? keepConst(tf.tensor3d(softProbeMask(n, m.probeMaskSigma, m.probeMaskDiameter), [n, n, 1]))
     : undefined;
   const borderMask = keepConst(
-    tf.tidy(() => tf.pad(tf.zeros([1, n / 2, n / 2, 1]), [[0, 0], [n / 4, n / 4], [n / 4, n / 4], [0, 0]], 1)),
+    tf.tidy(() =>
+      tf.pad(
+        tf.zeros([1, n / 2, n / 2, 1]),
+        [
+          [0, 0],
+          [n / 4, n / 4],
+          [n / 4, n / 4],
+          [0, 0],
+        ],
+        1,
+      ),
+    ),
   ) as Tensor4D;
-  const innerPad = (w: Variable<Rank.R4>): Tensor4D => tf.pad(w, [[0, 0], [0, 0], [0, 4], [0, 0]]);
+  const innerPad = (w: Variable<Rank.R4>): Tensor4D =>
+    tf.pad(w, [
+      [0, 0],
+      [0, 0],
+      [0, 4],
+      [0, 0],
+    ]);
 
   const conv = (layer: ConvLayer, x: Tensor4D, activation: "relu" | "linear"): Tensor4D =>
     conv2dSame(x, layer.kernel, { bias: layer.bias, activation });
@@ -287,7 +308,12 @@ export function createPtychoModel(
     if ("inner" in d && d.inner !== undefined) {
       // Conv on channels [0, f-4): the same as a conv of all f channels whose last 4 filter rows are 0.
       const centre = activation(conv2dSame(x, innerPad(d.inner.kernel), { bias: d.inner.bias }));
-      const padded = tf.pad(centre, [[0, 0], [n / 4, n / 4], [n / 4, n / 4], [0, 0]]);
+      const padded = tf.pad(centre, [
+        [0, 0],
+        [n / 4, n / 4],
+        [n / 4, n / 4],
+        [0, 0],
+      ]);
       if (!("outerA" in d) || d.outerA === undefined || d.outerB === undefined || d.outerOut === undefined) {
         return padded;
       }
@@ -320,7 +346,11 @@ export function createPtychoModel(
     // data's, never needed) is skipped while the scale still gets its gradient through the kernel.
     const ratio = tf.div(scale0.value, tf.exp(logScale));
     const first = encoder[0];
-    let h = conv2dSame(x, tf.mul(first.kernel, ratio), { bias: first.bias, activation: "relu", inputGrad: false });
+    let h = conv2dSame(x, tf.mul(first.kernel, ratio), {
+      bias: first.bias,
+      activation: "relu",
+      inputGrad: false,
+    });
     for (let level = 0; level < 3; level++) {
       const a = encoder[2 * level] as ConvLayer;
       const b = encoder[2 * level + 1] as ConvLayer;
@@ -338,10 +368,11 @@ export function createPtychoModel(
       const map = inputs.patchMap;
       object = { re: map.apply(object.re), im: map.apply(object.im) };
     }
-    if (supervised) return { amplitude, phase, object };
+    if (supervised || inputs.physics === false) return { amplitude, phase, object };
     let psi = illuminate(object, { re: probeRe, im: probeIm });
     if (m.gaussianSmoothingSigma > 0) psi = gaussianSmooth3(psi, m.gaussianSmoothingSigma);
-    if (probeMaskTensor !== undefined) psi = { re: tf.mul(psi.re, probeMaskTensor), im: tf.mul(psi.im, probeMaskTensor) };
+    if (probeMaskTensor !== undefined)
+      psi = { re: tf.mul(psi.re, probeMaskTensor), im: tf.mul(psi.im, probeMaskTensor) };
     const intensity = tf.mul(farFieldIntensity(psi), tf.exp(tf.mul(logScale, 2))) as Tensor4D;
     return { amplitude, phase, object, intensity };
   };
@@ -349,7 +380,9 @@ export function createPtychoModel(
   const createPatchMap = (offsets: PatchOffsets | undefined, batch: number): PatchMap | undefined => {
     if (channels === 1) return undefined;
     if (offsets === undefined) {
-      throw new Error(`offsets: gridsize ${m.gridsize} needs the relative scan offsets [B, ${channels}, 2] of each group.`);
+      throw new Error(
+        `offsets: gridsize ${m.gridsize} needs the relative scan offsets [B, ${channels}, 2] of each group.`,
+      );
     }
     return m.objectBig
       ? createOverlapAverage(offsets, batch, n, channels)
@@ -373,8 +406,11 @@ export function createPtychoModel(
       const map = createPatchMap(offsets, diffraction.shape[0]);
       try {
         return tf.tidy(() => {
-          const { re, im } = forward({ diffraction, patchMap: map }).object;
-          return { amplitude: tf.sqrt(tf.add(tf.square(re), tf.square(im))) as Tensor4D, phase: tf.atan2(im, re) as Tensor4D };
+          const { re, im } = forward({ diffraction, patchMap: map, physics: false }).object;
+          return {
+            amplitude: tf.sqrt(tf.add(tf.square(re), tf.square(im))) as Tensor4D,
+            phase: tf.atan2(im, re) as Tensor4D,
+          };
         });
       } finally {
         map?.dispose();

@@ -48,7 +48,8 @@ function smoothAxis(x: Tensor4D, axis: 1 | 2, side: number, centre: number): Ten
  */
 export function farFieldIntensity(psi: Complex<Tensor4D>): Tensor4D {
   const [b, n, , c] = psi.re.shape;
-  const toPlanes = (t: Tensor4D): Tensor => (c === 1 ? tf.reshape(t, [b, n, n]) : tf.transpose(t, [0, 3, 1, 2]));
+  const toPlanes = (t: Tensor4D): Tensor =>
+    c === 1 ? tf.reshape(t, [b, n, n]) : tf.transpose(t, [0, 3, 1, 2]);
   const spectrum = dft2({ re: toPlanes(psi.re), im: toPlanes(psi.im) }, { shift: true });
   const intensity = complexAbs2(spectrum);
   return (c === 1 ? tf.reshape(intensity, [b, n, n, 1]) : tf.transpose(intensity, [0, 2, 3, 1])) as Tensor4D;

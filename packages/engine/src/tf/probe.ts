@@ -21,7 +21,10 @@ function radius(i: number, j: number, n: number): number {
  * `probeScale * mean(|mask * probe|)`, where `mask` is the hard disk `d < floor(N/4)` and the mean
  * runs over all `N x N` pixels. Returns the normalised probe and the divisor.
  */
-export function normalizeProbe(probe: ProbeArrays, probeScale: number): ProbeArrays & { readonly norm: number } {
+export function normalizeProbe(
+  probe: ProbeArrays,
+  probeScale: number,
+): ProbeArrays & { readonly norm: number } {
   const n = probe.N;
   checkProbe(probe);
   const limit = Math.floor(n / 4);
@@ -96,7 +99,8 @@ function separableFilter(src: Float32Array, n: number, kernel: Float32Array, axi
       for (let k = -r; k <= r; k++) {
         const ii = axis === 0 ? i + k : i;
         const jj = axis === 1 ? j + k : j;
-        if (ii >= 0 && ii < n && jj >= 0 && jj < n) acc += (kernel[k + r] as number) * (src[ii * n + jj] as number);
+        if (ii >= 0 && ii < n && jj >= 0 && jj < n)
+          acc += (kernel[k + r] as number) * (src[ii * n + jj] as number);
       }
       out[i * n + j] = acc;
     }

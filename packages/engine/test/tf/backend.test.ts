@@ -44,12 +44,27 @@ describe("wasm Slice kernel replacement", () => {
         c.shape.reduce((a, b) => a * b, 1),
         1,
       );
-      const run = () => tf.tidy(() => Array.from(tf.slice(tf.tensor(x, c.shape), c.begin, c.size).dataSync()));
+      const run = () =>
+        tf.tidy(() => Array.from(tf.slice(tf.tensor(x, c.shape), c.begin, c.size).dataSync()));
       const ref = await onBackend("cpu", run);
       const got = await onBackend("wasm", run);
       expect(got).toEqual(ref);
       const ints = await onBackend("wasm", () =>
-        tf.tidy(() => Array.from(tf.slice(tf.tensor(Array.from(x, (v) => Math.round(v * 100)), c.shape, "int32"), c.begin, c.size).dataSync())),
+        tf.tidy(() =>
+          Array.from(
+            tf
+              .slice(
+                tf.tensor(
+                  Array.from(x, (v) => Math.round(v * 100)),
+                  c.shape,
+                  "int32",
+                ),
+                c.begin,
+                c.size,
+              )
+              .dataSync(),
+          ),
+        ),
       );
       expect(ints).toEqual(ref.map((v) => Math.round(v * 100)));
     });

@@ -13,7 +13,7 @@ describe("TF_CAPABILITIES", () => {
   });
 
   it("covers every ModelConfig field", () => {
-    const listed = new Set(TF_CAPABILITIES.map((c) => c.field));
+    const listed = new Set<string>(TF_CAPABILITIES.map((c) => c.field));
     expect(Object.keys(MODEL_DEFAULTS).filter((k) => !listed.has(`model.${k}`))).toEqual([]);
   });
 });
@@ -39,7 +39,9 @@ describe("checkTfCapabilities", () => {
   });
 
   it("refuses a supervised model that predicts one patch for several positions", () => {
-    const issues = checkTfCapabilities({ model: { ...MODEL_DEFAULTS, modelType: "supervised", gridsize: 2, objectBig: false } });
+    const issues = checkTfCapabilities({
+      model: { ...MODEL_DEFAULTS, modelType: "supervised", gridsize: 2, objectBig: false },
+    });
     expect(issues.map((i) => i.field)).toEqual(["model.modelType, model.objectBig, model.gridsize"]);
   });
 });

@@ -83,7 +83,9 @@ describe("dft2", () => {
   it("puts the zero frequency of a constant image at the centre when shifted", async () => {
     const n = 8;
     const out = await onBackend("wasm", () =>
-      tf.tidy(() => dft2({ re: tf.ones([n, n]), im: tf.zeros([n, n]) }, { shift: true }).re.dataSync()),
+      tf.tidy(() =>
+        Array.from(dft2({ re: tf.ones([n, n]), im: tf.zeros([n, n]) }, { shift: true }).re.dataSync()),
+      ),
     );
     expect(out[(n / 2) * n + n / 2]).toBeCloseTo(n, 4);
     expect(out.reduce((a, v) => a + Math.abs(v), 0)).toBeCloseTo(n, 3);
@@ -106,35 +108,37 @@ describe("dft2", () => {
         rIm[k * n + j] = Math.sin(ang) / Math.sqrt(n);
       }
     }
-    const loss = (custom: boolean) => (xr: Tensor, xi: Tensor): Tensor => {
-      const w = tf.tensor3d(weights, [m, n, n]);
-      let yr: Tensor;
-      let yi: Tensor;
-      if (custom) {
-        const y = dft2({ re: xr, im: xi }, { shift: true });
-        yr = y.re;
-        yi = y.im;
-      } else {
-        const Rr = tf.tensor2d(rRe, [n, n]);
-        const Ri = tf.tensor2d(rIm, [n, n]);
-        const RrT = tf.transpose(Rr) as Tensor2D;
-        const RiT = tf.transpose(Ri) as Tensor2D;
-        const planes = (t: Tensor) => tf.unstack(t) as Tensor2D[];
-        const outR: Tensor[] = [];
-        const outI: Tensor[] = [];
-        planes(xr).forEach((pr, i) => {
-          const pi = planes(xi)[i] as Tensor2D;
-          // Z = X R; Y = R^T Z
-          const zr = tf.sub(tf.matMul(pr, Rr), tf.matMul(pi, Ri));
-          const zi = tf.add(tf.matMul(pr, Ri), tf.matMul(pi, Rr));
-          outR.push(tf.sub(tf.matMul(RrT, zr), tf.matMul(RiT, zi)));
-          outI.push(tf.add(tf.matMul(RrT, zi), tf.matMul(RiT, zr)));
-        });
-        yr = tf.stack(outR);
-        yi = tf.stack(outI);
-      }
-      return tf.sum(tf.mul(w, tf.add(tf.square(yr), tf.square(yi))));
-    };
+    const loss =
+      (custom: boolean) =>
+      (xr: Tensor, xi: Tensor): Tensor => {
+        const w = tf.tensor3d(weights, [m, n, n]);
+        let yr: Tensor;
+        let yi: Tensor;
+        if (custom) {
+          const y = dft2({ re: xr, im: xi }, { shift: true });
+          yr = y.re;
+          yi = y.im;
+        } else {
+          const Rr = tf.tensor2d(rRe, [n, n]);
+          const Ri = tf.tensor2d(rIm, [n, n]);
+          const RrT = tf.transpose(Rr) as Tensor2D;
+          const RiT = tf.transpose(Ri) as Tensor2D;
+          const planes = (t: Tensor) => tf.unstack(t) as Tensor2D[];
+          const outR: Tensor[] = [];
+          const outI: Tensor[] = [];
+          planes(xr).forEach((pr, i) => {
+            const pi = planes(xi)[i] as Tensor2D;
+            // Z = X R; Y = R^T Z
+            const zr = tf.sub(tf.matMul(pr, Rr), tf.matMul(pi, Ri));
+            const zi = tf.add(tf.matMul(pr, Ri), tf.matMul(pi, Rr));
+            outR.push(tf.sub(tf.matMul(RrT, zr), tf.matMul(RiT, zi)));
+            outI.push(tf.add(tf.matMul(RrT, zi), tf.matMul(RiT, zr)));
+          });
+          yr = tf.stack(outR);
+          yi = tf.stack(outI);
+        }
+        return tf.sum(tf.mul(w, tf.add(tf.square(yr), tf.square(yi))));
+      };
     const run = (custom: boolean) => () =>
       tf.tidy(() =>
         tf
@@ -152,7 +156,10 @@ describe("fftshift2", () => {
   it("rolls the last two axes by floor(N/2), and ifftshift2 undoes it (odd and even sizes)", async () => {
     const out = await onBackend("wasm", () =>
       tf.tidy(() => {
-        const x = tf.tensor3d(Array.from({ length: 2 * 3 * 4 }, (_, i) => i), [2, 3, 4]);
+        const x = tf.tensor3d(
+          Array.from({ length: 2 * 3 * 4 }, (_, i) => i),
+          [2, 3, 4],
+        );
         const y = fftshift2(x);
         return { y: Array.from(y.dataSync()), back: Array.from(ifftshift2(y).dataSync()) };
       }),

@@ -38,7 +38,8 @@ function diffraction(b: number, n: number, c: number, seed = 3): Tensor4D {
 function groupOffsets(b: number, gridsize: number) {
   const c = gridsize * gridsize;
   const data: number[] = [];
-  for (let k = 0; k < b; k++) for (let i = 0; i < c; i++) data.push((i % gridsize) * 5 + k, Math.floor(i / gridsize) * 5);
+  for (let k = 0; k < b; k++)
+    for (let i = 0; i < c; i++) data.push((i % gridsize) * 5 + k, Math.floor(i / gridsize) * 5);
   return { data, shape: [b, c, 2] };
 }
 
@@ -94,14 +95,18 @@ describe("createPtychoModel", () => {
   it("asks for offsets when gridsize > 1", () => {
     const m = build({ gridsize: 2 });
     const x = diffraction(1, 64, 4);
-    expect(() => m.predict(x)).toThrow("offsets: gridsize 2 needs the relative scan offsets [B, 4, 2] of each group.");
+    expect(() => m.predict(x)).toThrow(
+      "offsets: gridsize 2 needs the relative scan offsets [B, 4, 2] of each group.",
+    );
     x.dispose();
   });
 
   it("rejects diffraction of the wrong shape with the expected one", () => {
     const m = build({ gridsize: 1 });
     const x = diffraction(1, 64, 4);
-    expect(() => m.predict(x)).toThrow("diffraction: expected [B, 64, 64, 1] (N = 64, gridsize^2 = 1), got [1, 64, 64, 4].");
+    expect(() => m.predict(x)).toThrow(
+      "diffraction: expected [B, 64, 64, 1] (N = 64, gridsize^2 = 1), got [1, 64, 64, 4].",
+    );
     x.dispose();
   });
 
@@ -147,7 +152,9 @@ describe("createPtychoModel", () => {
 
   it("names its variables in a stable order (defaults, nFiltersScale 2)", () => {
     const m = build({ nFiltersScale: 2 });
-    expect(m.variables.map((v) => `${v.name}${v.trainable ? "" : " (fixed)"} [${v.variable.shape.join(",")}]`)).toMatchInlineSnapshot(`
+    expect(
+      m.variables.map((v) => `${v.name}${v.trainable ? "" : " (fixed)"} [${v.variable.shape.join(",")}]`),
+    ).toMatchInlineSnapshot(`
       [
         "enc1a/kernel [3,3,1,32]",
         "enc1a/bias [32]",
@@ -204,7 +211,8 @@ describe("createPtychoModel", () => {
   });
 
   it("draws byte-identical weights from the same seed, and different ones from another", () => {
-    const bytes = (m: PtychoModel) => m.variables.map((v) => Array.from(new Uint8Array(v.variable.dataSync().buffer)));
+    const bytes = (m: PtychoModel) =>
+      m.variables.map((v) => Array.from(new Uint8Array(v.variable.dataSync().buffer)));
     const a = build({}, 7);
     const b = build({}, 7);
     const c = build({}, 8);
@@ -213,7 +221,9 @@ describe("createPtychoModel", () => {
   });
 
   it("rejects an architecture other than cnn and a probe of another size", () => {
-    expect(() => build({ architecture: "fno" })).toThrow('model.architecture: the TensorFlow.js engine implements only "cnn", got "fno".');
+    expect(() => build({ architecture: "fno" })).toThrow(
+      'model.architecture: the TensorFlow.js engine implements only "cnn", got "fno".',
+    );
     expect(() =>
       createPtychoModel({ model: { ...MODEL_DEFAULTS }, training: TRAINING }, diskProbe(32), 1),
     ).toThrow("probe: the probe is 32x32 but model.N is 64; they must match.");
@@ -227,14 +237,17 @@ describe("normalizeProbe", () => {
     let sum = 0;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
-        if (Math.hypot(i - n / 2 + 0.5, j - n / 2 + 0.5) < n / 4) sum += Math.hypot(p.re[i * n + j] as number, p.im[i * n + j] as number);
+        if (Math.hypot(i - n / 2 + 0.5, j - n / 2 + 0.5) < n / 4)
+          sum += Math.hypot(p.re[i * n + j] as number, p.im[i * n + j] as number);
       }
     }
     expect((4 * sum) / (n * n)).toBeCloseTo(1, 5);
   });
 
   it("refuses a probe that is zero in the centre", () => {
-    expect(() => normalizeProbe({ re: new Float32Array(16), im: new Float32Array(16), N: 4 }, 4)).toThrow(/cannot be normalised/);
+    expect(() => normalizeProbe({ re: new Float32Array(16), im: new Float32Array(16), N: 4 }, 4)).toThrow(
+      /cannot be normalised/,
+    );
   });
 });
 

@@ -1,7 +1,14 @@
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../src/tf/backend.ts";
-import { type ConvActivation, conv2dSame, createConstMatrix, matmulConst, maxPool2, upsample2 } from "../../src/tf/ops.ts";
+import {
+  type ConvActivation,
+  conv2dSame,
+  createConstMatrix,
+  matmulConst,
+  maxPool2,
+  upsample2,
+} from "../../src/tf/ops.ts";
 import { tf } from "../../src/tf/tfjs.ts";
 import { onBackend, randomArray, relativeError } from "./helpers.ts";
 
@@ -67,7 +74,9 @@ describe("conv2dSame", () => {
       expect(Math.abs(got.value - ref.value) / Math.max(1, Math.abs(ref.value))).toBeLessThan(TOL);
       expect(got.grads).toHaveLength(ref.grads.length);
       ref.grads.forEach((g, i) => {
-        expect(relativeError(got.grads[i] as Float32Array, g), `gradient ${["x", "w", "b"][i]}`).toBeLessThan(TOL);
+        expect(relativeError(got.grads[i] as Float32Array, g), `gradient ${["x", "w", "b"][i]}`).toBeLessThan(
+          TOL,
+        );
       });
     });
   }
@@ -78,10 +87,11 @@ describe("conv2dSame", () => {
     const grads = await onBackend("wasm", () =>
       tf.tidy(() => {
         const f = (inputGrad: boolean) =>
-          tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.square(conv2dSame(xx as Tensor4D, ww as Tensor4D, { inputGrad }))))([
-            tf.tensor4d(x, [2, 8, 8, 2]),
-            tf.tensor4d(w, [3, 3, 2, 4]),
-          ]).map((g) => g.dataSync());
+          tf
+            .grads((xx: Tensor, ww: Tensor) =>
+              tf.sum(tf.square(conv2dSame(xx as Tensor4D, ww as Tensor4D, { inputGrad }))),
+            )([tf.tensor4d(x, [2, 8, 8, 2]), tf.tensor4d(w, [3, 3, 2, 4])])
+            .map((g) => g.dataSync());
         return { on: f(true), off: f(false) };
       }),
     );
@@ -111,7 +121,9 @@ async function compareUnary(
   const run = (f: (x: Tensor4D) => Tensor4D) => () =>
     tf.tidy(() => {
       const tr = tf.tensor(r, outShape);
-      const { value, grad } = tf.valueAndGrad((xx: Tensor) => tf.sum(tf.mul(f(xx as Tensor4D), tr)))(tf.tensor4d(x, shape as [number, number, number, number]));
+      const { value, grad } = tf.valueAndGrad((xx: Tensor) => tf.sum(tf.mul(f(xx as Tensor4D), tr)))(
+        tf.tensor4d(x, shape as [number, number, number, number]),
+      );
       return { value: value.dataSync()[0] as number, grad: grad.dataSync() };
     });
   const ref = await onBackend("cpu", run(reference));
@@ -139,7 +151,9 @@ describe("upsample2", () => {
   });
 
   it("repeats every pixel in a 2x2 block", async () => {
-    const out = await onBackend("wasm", () => tf.tidy(() => Array.from(upsample2(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1])).dataSync())));
+    const out = await onBackend("wasm", () =>
+      tf.tidy(() => Array.from(upsample2(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1])).dataSync())),
+    );
     expect(out).toEqual([1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
   });
 });
@@ -154,13 +168,17 @@ describe("matmulConst", () => {
         const matrix = createConstMatrix(m, 7, 3);
         const tr = tf.tensor2d(r, [5, 3]);
         const g = tf.grad((xx: Tensor) =>
-          tf.sum(tf.mul(custom ? matmulConst(xx as Tensor2D, matrix) : tf.matMul(xx as Tensor2D, matrix.m), tr)),
+          tf.sum(
+            tf.mul(custom ? matmulConst(xx as Tensor2D, matrix) : tf.matMul(xx as Tensor2D, matrix.m), tr),
+          ),
         )(tf.tensor2d(x, [5, 7]));
         const out = g.dataSync();
         matrix.m.dispose();
         matrix.mT.dispose();
         return out;
       });
-    expect(relativeError(await onBackend("wasm", run(true)), await onBackend("cpu", run(false)))).toBeLessThan(TOL);
+    expect(
+      relativeError(await onBackend("wasm", run(true)), await onBackend("cpu", run(false))),
+    ).toBeLessThan(TOL);
   });
 });

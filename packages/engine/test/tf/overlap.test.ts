@@ -22,14 +22,16 @@ function constantPatches(values: number[], n: number): Tensor4D {
 
 /** Channel c of an NHWC `[1, n, n, C]` array as rows. */
 function plane(data: ArrayLike<number>, n: number, c: number, channels: number): number[][] {
-  return Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => data[(i * n + j) * channels + c] as number));
+  return Array.from({ length: n }, (_, i) =>
+    Array.from({ length: n }, (_, j) => data[(i * n + j) * channels + c] as number),
+  );
 }
 
 describe("roundedRelativeOffsets", () => {
   it("centres each group on its mean and rounds to whole pixels", () => {
-    expect(Array.from(roundedRelativeOffsets(offsets([10, 5, 12.6, 5, 10, 9.2, 12, 9], 1, 4), 1, 4))).toEqual([
-      -1, -2, 1, -2, -1, 2, 1, 2,
-    ]);
+    expect(Array.from(roundedRelativeOffsets(offsets([10, 5, 12.6, 5, 10, 9.2, 12, 9], 1, 4), 1, 4))).toEqual(
+      [-1, -2, 1, -2, -1, 2, 1, 2],
+    );
   });
 
   it("names the expected shape when the offsets do not fit", () => {
@@ -111,7 +113,10 @@ describe("createOverlapAverage", () => {
     const ref = await onBackend("cpu", () =>
       tf.tidy(() => {
         const m = tf.tensor2d(dense, [size, size]);
-        const f = (v: Tensor) => tf.sum(tf.mul(tf.matMul(m, tf.reshape(v, [size, 1]) as Tensor2D), tf.reshape(tf.tensor1d(r), [size, 1])));
+        const f = (v: Tensor) =>
+          tf.sum(
+            tf.mul(tf.matMul(m, tf.reshape(v, [size, 1]) as Tensor2D), tf.reshape(tf.tensor1d(r), [size, 1])),
+          );
         const { value, grad } = tf.valueAndGrad(f)(tf.tensor1d(x));
         return { value: value.dataSync()[0] as number, grad: grad.dataSync() };
       }),
@@ -158,7 +163,9 @@ describe("createPatchExtraction", () => {
         const map = createPatchExtraction(offsets([0, 0, 2, 0], 1, 2), 1, n, 2);
         const x = tf.tensor4d(single, [1, n, n, 1]);
         const y = map.apply(x).dataSync();
-        const g = tf.grad((v: Tensor) => tf.sum(map.apply(v as Tensor4D)))(x).dataSync();
+        const g = tf
+          .grad((v: Tensor) => tf.sum(map.apply(v as Tensor4D)))(x)
+          .dataSync();
         map.dispose();
         return { y, g };
       }),

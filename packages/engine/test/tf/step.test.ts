@@ -32,7 +32,10 @@ function batch(b: number, c: number, seed = 3): TrainingBatch {
   tensors.push(diffraction);
   if (c === 1) return { diffraction };
   const g = Math.sqrt(c);
-  const offsets = { data: Array.from({ length: b * c }, (_, i) => [(i % g) * 6, Math.floor((i % c) / g) * 6]).flat(), shape: [b, c, 2] };
+  const offsets = {
+    data: Array.from({ length: b * c }, (_, i) => [(i % g) * 6, Math.floor((i % c) / g) * 6]).flat(),
+    shape: [b, c, 2],
+  };
   return { diffraction, offsets };
 }
 
@@ -75,7 +78,7 @@ describe("lossAndGradients", () => {
     expect(r.loss).toBeCloseTo(0.25 * (r.parts.nll as number) + 0.5 * (r.parts.mae as number), 3);
   });
 
-  it("leaks no tensors over 20 steps (gridsize 2, objectBig)", () => {
+  it("leaks no tensors over 20 steps, evaluations and predictions (gridsize 2, objectBig)", () => {
     const m = build({ gridsize: 2 });
     const b = batch(2, 4);
     const counts: number[] = [];
@@ -83,6 +86,8 @@ describe("lossAndGradients", () => {
       const r = lossAndGradients(m, b);
       sgd(m, r.grads, 1e-4);
       evaluate(m, b);
+      const p = m.predict(b.diffraction, b.offsets);
+      tf.dispose([p.amplitude, p.phase]);
       counts.push(tf.memory().numTensors);
     }
     expect(new Set(counts.slice(1)).size).toBe(1);
@@ -106,7 +111,10 @@ describe("lossAndGradients", () => {
     const b = { ...batch(2, 1), groundTruth: groundTruth(2, 1) };
     const r = lossAndGradients(m, b);
     expect(Object.keys(r.parts).sort()).toEqual(["supervisedAmplitude", "supervisedPhase"]);
-    expect(r.loss).toBeCloseTo((r.parts.supervisedAmplitude as number) + (r.parts.supervisedPhase as number), 4);
+    expect(r.loss).toBeCloseTo(
+      (r.parts.supervisedAmplitude as number) + (r.parts.supervisedPhase as number),
+      4,
+    );
     for (const g of r.grads.values()) g.dispose();
   });
 

@@ -27,7 +27,8 @@ function smoothField(size: number, seed: number, bumps = 8): Float64Array {
     const a = 2 * rng() - 1;
     for (let i = 0; i < size; i++) {
       for (let j = 0; j < size; j++) {
-        out[i * size + j] = (out[i * size + j] as number) + a * Math.exp(-((i - cy) ** 2 + (j - cx) ** 2) / (2 * s * s));
+        out[i * size + j] =
+          (out[i * size + j] as number) + a * Math.exp(-((i - cy) ** 2 + (j - cx) ** 2) / (2 * s * s));
       }
     }
   }

@@ -27,7 +27,9 @@ describe("training (smoke)", () => {
       1,
       { meanTotalIntensity: meanTotalIntensity(data.diffraction, count) },
     );
-    const batches = Array.from({ length: count / size }, (_, k) => batchOf(data.diffraction, n, k * size, size));
+    const batches = Array.from({ length: count / size }, (_, k) =>
+      batchOf(data.diffraction, n, k * size, size),
+    );
     // The NLL's minimum over predictions: I_pred = I_obs everywhere.
     let floor = 0;
     for (const a of data.diffraction) {
@@ -35,11 +37,14 @@ describe("training (smoke)", () => {
       floor += counts - counts * Math.log(counts + COUNT_EPSILON);
     }
     floor /= data.diffraction.length;
-    const datasetLoss = () => batches.reduce((s, b) => s + evaluate(model, { diffraction: b }).loss, 0) / batches.length;
+    const datasetLoss = () =>
+      batches.reduce((s, b) => s + evaluate(model, { diffraction: b }).loss, 0) / batches.length;
 
     const before = datasetLoss();
     for (let step = 0; step < 30; step++) {
-      const r = lossAndGradients(model, { diffraction: batches[step % batches.length] as (typeof batches)[number] });
+      const r = lossAndGradients(model, {
+        diffraction: batches[step % batches.length] as (typeof batches)[number],
+      });
       for (const v of model.trainableVariables) {
         const g = r.grads.get(v.name) as Tensor;
         tf.tidy(() => {

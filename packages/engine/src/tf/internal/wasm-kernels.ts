@@ -1,11 +1,14 @@
 /**
- * A faster `Slice` kernel for the TensorFlow.js 4.22 wasm backend.
+ * Two kernel replacements for the TensorFlow.js 4.22 wasm backend (installed by `initBackend`).
  *
- * The stock kernel starts with `backend.readSync(x)`, which copies the *whole input* out of the wasm
- * heap into a fresh JavaScript buffer before copying the slice: slicing 9 windows out of an 8 MB
- * tensor costs ~5 ms each instead of ~0.5 ms. This replacement reads the input through a view of the
- * heap (`typedArrayFromHeap`, as the stock `Concat` kernel does) and otherwise does exactly what the
- * stock kernel does; strings and ranks above 4 go to the stock kernel.
+ * - `Slice`: the stock kernel starts with `backend.readSync(x)`, which copies the *whole input* out of
+ *   the wasm heap into a fresh JavaScript buffer before copying the slice: slicing 9 windows out of an
+ *   8 MB tensor costs ~5 ms each instead of ~0.5 ms. This one reads the input through a view of the
+ *   heap (`typedArrayFromHeap`, as the stock `Concat` kernel does) and otherwise does exactly what the
+ *   stock kernel does; strings and ranks above 4 go to the stock kernel.
+ * - `Identity` (what `clone` runs; the engine clones every tensor it saves for a gradient): the stock
+ *   kernel copies the data; this one shares it by reference count, as the stock `Reshape` kernel of
+ *   the same backend and the cpu backend's `Identity` do (tensors are immutable).
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { tf } from "../tfjs.ts";
@@ -15,6 +18,7 @@ type HeapArray = Float32Array | Int32Array | Uint8Array;
 interface WasmBackendView {
   typedArrayFromHeap(t: TensorInfo): HeapArray;
   makeOutput(shape: number[], dtype: string): TensorInfo;
+  incRef(dataId: object): void;
 }
 
 interface SliceArgs {
@@ -24,6 +28,24 @@ interface SliceArgs {
 }
 
 let installed = false;
+let identityInstalled = false;
+
+/** Replaces the wasm `Identity` kernel with a data-sharing one (idempotent). */
+export function installSharingWasmIdentity(): void {
+  if (identityInstalled) return;
+  const stock = tf.getKernel("Identity", "wasm");
+  if (stock === undefined) return;
+  const stockFunc = stock.kernelFunc;
+  const kernelFunc = ((args: { readonly inputs: { readonly x: TensorInfo }; readonly backend: unknown }) => {
+    const x = args.inputs.x;
+    if (x.dtype === "string") return stockFunc(args as never);
+    (args.backend as WasmBackendView).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  }) as unknown as KernelFunc;
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel({ ...stock, kernelFunc } satisfies KernelConfig);
+  identityInstalled = true;
+}
 
 /** Replaces the wasm `Slice` kernel (idempotent). Call after the wasm backend is registered. */
 export function installFastWasmSlice(): void {
