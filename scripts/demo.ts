@@ -43,21 +43,40 @@ for (const f of files) console.log(`  ${rel(f.path)}: ${f.M} patterns`);
 
 step("Training");
 command("train", [
-  "--train-data-file", join(out, "data/train.npz"),
-  "--test-data-file", join(out, "data/test.npz"),
-  "--n-groups", "240",
-  "--nepochs", process.env.DEMO_EPOCHS ?? "20",
-  "--output-dir", join(out, "train"),
+  "--train-data-file",
+  join(out, "data/train.npz"),
+  "--test-data-file",
+  join(out, "data/test.npz"),
+  "--n-groups",
+  "240",
+  "--nepochs",
+  process.env.DEMO_EPOCHS ?? "20",
+  "--output-dir",
+  join(out, "train"),
   "--overwrite",
 ]);
 
 step("Reconstructing the held-out scan");
-command("infer", ["--model-path", join(out, "train"), "--test-data-file", join(out, "data/test.npz"), "--output-dir", join(out, "infer"), "--overwrite"]);
+command("infer", [
+  "--model-path",
+  join(out, "train"),
+  "--test-data-file",
+  join(out, "data/test.npz"),
+  "--output-dir",
+  join(out, "infer"),
+  "--overwrite",
+]);
 
 const metrics = JSON.parse(readFileSync(join(out, "infer/metrics.json"), "utf8")) as Record<string, number>;
 step("Done");
-console.log(`  reconstruction  ${rel(join(out, "infer/amplitude.png"))}, ${rel(join(out, "infer/phase.png"))}`);
-console.log(`  metrics         ${rel(join(out, "infer/metrics.json"))}: amplitude PSNR ${metrics.amplitudePsnr?.toFixed(1)} dB, SSIM ${metrics.amplitudeSsim?.toFixed(3)}; phase PSNR ${metrics.phasePsnr?.toFixed(1)} dB, SSIM ${metrics.phaseSsim?.toFixed(3)}`);
+console.log(
+  `  reconstruction  ${rel(join(out, "infer/amplitude.png"))}, ${rel(join(out, "infer/phase.png"))}`,
+);
+console.log(
+  `  metrics         ${rel(join(out, "infer/metrics.json"))}: amplitude PSNR ${metrics.amplitudePsnr?.toFixed(1)} dB, SSIM ${metrics.amplitudeSsim?.toFixed(3)}; phase PSNR ${metrics.phasePsnr?.toFixed(1)} dB, SSIM ${metrics.phaseSsim?.toFixed(3)}`,
+);
 console.log(`  loss curve      ${rel(join(out, "train/loss.png"))}`);
-console.log(`  audit           ${rel(join(out, "train/audit.json"))} (try: pnpm train -- --explain --train-data-file ... )`);
+console.log(
+  `  audit           ${rel(join(out, "train/audit.json"))} (try: pnpm train -- --explain --train-data-file ... )`,
+);
 console.log(`  model bundle    ${rel(join(out, "train/model.zip"))}`);
