@@ -8,7 +8,7 @@ import type { ExecutionConfigInput } from "@trainkit/execution-config";
 import { createTrainingPayload, type TrainingPayload } from "@trainkit/factory";
 import { describe, expect, it } from "vitest";
 import { CPU_PIPE } from "../packages/factory/test/helpers.ts";
-import { tempDir } from "./helpers.ts";
+import { maxAbsDiff, tempDir } from "./helpers.ts";
 
 const dir = tempDir("trainkit-knobs-");
 await writeSimulatedDataset({
@@ -75,23 +75,18 @@ describe("the embedded engine's knobs", () => {
     const maeOnly = { nllWeight: 0, maeWeight: 1 };
     const floats = async (runDir: string) =>
       decodeState(await weights(runDir), "weights").arrays.map((a) => a.data);
-    const maxDiff = (a: Float32Array[], b: Float32Array[]) => {
-      let max = 0;
-      a.forEach((x, i) => x.forEach((v, j) => (max = Math.max(max, Math.abs(v - b[i]![j]!)))));
-      return max;
-    };
     const accumulated = await floats(
       (await trainWith({ optimizer: "sgd", accumulateGradBatches: 2 }, { batchSize: 8, ...maeOnly })).runDir,
     );
     const single = await floats(
       (await trainWith({ optimizer: "sgd" }, { batchSize: 16, ...maeOnly })).runDir,
     );
-    const diff = maxDiff(accumulated, single);
+    const diff = maxAbsDiff(accumulated, single);
     expect(diff).toBeLessThan(1e-4);
     const different = await floats(
       (await trainWith({ optimizer: "sgd" }, { batchSize: 8, ...maeOnly })).runDir,
     );
-    expect(maxDiff(different, single)).toBeGreaterThan(10 * diff);
+    expect(maxAbsDiff(different, single)).toBeGreaterThan(10 * diff);
   }, 120_000);
 
   it("changes the weights with the seed, the learning rate and the optimizer", async () => {

@@ -34,3 +34,16 @@ export function run(
 export function tempDir(prefix = "trainkit-e2e-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/** The largest absolute difference between two equally long arrays (or lists of arrays). */
+export function maxAbsDiff(a: ArrayLike<number> | readonly ArrayLike<number>[], b: typeof a): number {
+  const left = (typeof a[0] === "number" ? [a] : a) as readonly ArrayLike<number>[];
+  const right = (typeof b[0] === "number" ? [b] : b) as readonly ArrayLike<number>[];
+  let max = 0;
+  for (let i = 0; i < left.length; i++) {
+    const x = left[i]!;
+    const y = right[i]!;
+    for (let j = 0; j < x.length; j++) max = Math.max(max, Math.abs(x[j]! - y[j]!));
+  }
+  return max;
+}

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadNpz, writeSimulatedDataset } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
-import { run, tempDir } from "./helpers.ts";
+import { maxAbsDiff, run, tempDir } from "./helpers.ts";
 
 const dir = tempDir("trainkit-infer-");
 await writeSimulatedDataset({
@@ -83,11 +83,7 @@ describe("trainkit-infer on the embedded engine", () => {
         (await loadNpz(join(out, "reconstruction.npz"))).arrays.get("object")!.data as Float32Array,
       );
     }
-    for (const other of outputs.slice(1)) {
-      let max = 0;
-      other.forEach((v, i) => (max = Math.max(max, Math.abs(v - outputs[0]![i]!))));
-      expect(max).toBeLessThan(1e-5);
-    }
+    for (const other of outputs.slice(1)) expect(maxAbsDiff(other, outputs[0]!)).toBeLessThan(1e-5);
   }, 180_000);
 
   it.skipIf(!numpy)("writes a reconstruction numpy reads (skipped when python3 has no numpy)", () => {
