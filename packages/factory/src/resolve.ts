@@ -64,9 +64,12 @@ interface SectionInfo {
   /** `section.key` of each field, in order. */
   readonly paths: readonly string[];
   readonly secret: ReadonlySet<string>;
+  /** The audit entry of each field when nothing above the default sets it (shared, frozen). */
+  readonly defaultEntries: readonly AuditEntry[];
 }
 
 const DEFAULT_ORIGIN: Origin = Object.freeze({ kind: "default" });
+const PARSE_OPTIONS = { reportInput: true, error: houseMessage } as const;
 const NOTHING_SHADOWED: readonly ShadowedValue[] = Object.freeze([]);
 
 interface Index {
@@ -102,6 +105,18 @@ function indexOf(spec: PayloadSpec): Index {
       fields: list,
       keys: list.map((f) => f.key),
       paths: list.map((f) => `${name}.${f.key}`),
+      defaultEntries: list.map((f) =>
+        Object.freeze({
+          path: `${name}.${f.key}`,
+          value: mask(
+            Array.isArray(f.defaultValue) ? Object.freeze(f.defaultValue) : f.defaultValue,
+            f.meta.secret === true,
+          ),
+          level: "default" as const,
+          origin: DEFAULT_ORIGIN,
+          shadowed: NOTHING_SHADOWED,
+        }),
+      ),
       secret: new Set(list.filter((f) => f.meta.secret).map((f) => f.key)),
     };
   });
@@ -146,7 +161,7 @@ function unknownKeyIssue(
       return {
         ...base,
         message: "is not a section",
-        hint: `It is a ${owners.join("/")} setting: write it under ${owners[0]}.`,
+        hint: `It belongs in the ${owners.join(" or ")} section: write it under ${owners[0]}.`,
       };
     }
     const best = closestName(sectionName, sections);
@@ -168,7 +183,7 @@ function unknownKeyIssue(
     return {
       ...base,
       message: "is not a known setting",
-      hint: `It is a ${elsewhere} setting: did you mean "${elsewhere}.${key}"?`,
+      hint: `It is in the ${elsewhere} section: did you mean "${elsewhere}.${key}"?`,
     };
   return { ...base, message: "is not a known setting", hint: "See docs/configuration.md for every setting." };
 }
@@ -298,7 +313,7 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
 
   const config: Record<string, Record<string, unknown>> = {};
   for (const { name, section, keys, secret } of index.sections) {
-    const parsed = section.schema.safeParse(merged[name], { reportInput: true, error: houseMessage });
+    const parsed = section.schema.safeParse(merged[name], PARSE_OPTIONS);
     if (!parsed.success) {
       for (const issue of fromZodIssues(parsed.error.issues, {
         prefix: name,
@@ -350,7 +365,7 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
 
   const audit: AuditEntry[] = [];
   const overridesApplied: Record<string, unknown> = {};
-  for (const { name, fields, paths } of index.sections) {
+  for (const { name, fields, paths, defaultEntries } of index.sections) {
     const values = config[name] ?? {};
     fields.forEach((field, i) => {
       const path = paths[i]!;
@@ -359,13 +374,7 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
       const list = candidates.get(path);
       const top = list?.[0];
       if (!list || !top) {
-        audit.push({
-          path,
-          value: mask(value, secret),
-          level: "default",
-          origin: DEFAULT_ORIGIN,
-          shadowed: NOTHING_SHADOWED,
-        });
+        audit.push(defaultEntries[i]!);
         return;
       }
       const shadowed: ShadowedValue[] = [];

@@ -172,7 +172,7 @@ describe("resolvePayload", () => {
     ).toMatchInlineSnapshot(`
       "3 problems:
         - training.batchsize: is not a known setting, got 32 (from exp.yaml:2:3). Did you mean "training.batchSize"?
-        - model.learningRate: is not a known setting, got 1 (from exp.yaml:3:3). It is a execution setting: did you mean "execution.learningRate"?
+        - model.learningRate: is not a known setting, got 1 (from exp.yaml:3:3). It is in the execution section: did you mean "execution.learningRate"?
         - trainng.nepochs: is not a known setting ("trainng" is not a section), got 3 (from exp.yaml:4:3). Did you mean "training"?"
     `);
   });
