@@ -141,6 +141,13 @@ describe("the embedded engine's knobs", () => {
     const without = await trainWith({ checkpointMonitor: "val_loss" });
     expect(without.result.details).toMatchObject({ monitor: "train_loss" });
     expect(without.stderr).toContain('checkpointMonitor "val_loss" needs validation data');
+    expect(without.result.resolved).toEqual([
+      {
+        path: "execution.checkpointMonitor",
+        value: "train_loss",
+        reason: expect.stringContaining("needs validation data"),
+      },
+    ]);
   }, 120_000);
 
   it("writes TensorBoard event files, or no logs at all", async () => {

@@ -57,6 +57,7 @@ export interface EngineResult {
   readonly message?: string;
   readonly details?: Readonly<Record<string, unknown>>;
   readonly outputs?: Readonly<Record<string, string>>;
+  readonly resolved?: readonly { readonly path: string; readonly value: unknown; readonly reason: string }[];
 }
 
 /** Model weights as named arrays (the bundle's and the checkpoints' format). */
@@ -336,10 +337,20 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     lastMetrics: history.at(-1) ?? null,
     bestCheckpoint: checkpoints.bestPath,
   };
+  const resolved = [
+    {
+      path: "execution.checkpointMonitor",
+      value: monitor.name,
+      reason:
+        monitor.name === execution.checkpointMonitor
+          ? "logged by the engine under this name"
+          : (monitor.warning ?? `the engine's name for "${execution.checkpointMonitor}"`),
+    },
+  ];
   if (interrupted) {
     model.dispose();
     optimizer.dispose();
-    return { status: "interrupted", details };
+    return { status: "interrupted", details, resolved };
   }
   await mkdir(runDir, { recursive: true });
   await writeFile(
@@ -367,6 +378,7 @@ export async function train(context: EngineContext): Promise<EngineResult> {
   return {
     status: "succeeded",
     details,
+    resolved,
     outputs: {
       "model bundle": "model.zip",
       "loss curve": "loss.png",

@@ -28,6 +28,11 @@ export interface RunResult {
   readonly message?: string;
   /** Facts recorded in the manifest (e.g. the engine's compute backend, metrics, files written). */
   readonly details?: Readonly<Record<string, unknown>>;
+  /**
+   * Values the backend settled at run time (e.g. `execution.checkpointMonitor` "val_loss" resolved to
+   * the metric it really logs); appended to audit.json as `resolvedAtRun`.
+   */
+  readonly resolved?: readonly { readonly path: string; readonly value: unknown; readonly reason: string }[];
   /** Paths (relative to the run directory) of the results worth pointing at. */
   readonly outputs?: Readonly<Record<string, string>>;
 }

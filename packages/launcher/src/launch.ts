@@ -143,11 +143,12 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     ...(previous && previous.payloadSha256 !== payloadSha256 ? { resumedFrom: previous.payloadSha256 } : {}),
   };
   await writeFileAtomic(join(runDir, "payload.json"), document);
-  await writeJsonAtomic(join(runDir, "audit.json"), {
+  const auditDocument = {
     audit: payload.audit,
     warnings: payload.warnings,
     overridesApplied: payload.overridesApplied,
-  });
+  };
+  await writeJsonAtomic(join(runDir, "audit.json"), auditDocument);
   await writeJsonAtomic(join(runDir, "legacy-params.json"), payload.legacy);
   await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
 
@@ -181,6 +182,9 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     ...(result.message ? { message: result.message } : {}),
     ...(result.details ? { details: result.details } : {}),
   };
+  if (result.resolved && result.resolved.length > 0) {
+    await writeJsonAtomic(join(runDir, "audit.json"), { ...auditDocument, resolvedAtRun: result.resolved });
+  }
   await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
   return { exitCode, runDir, result, manifest };
 }
