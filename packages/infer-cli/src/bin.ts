@@ -1,26 +1,4 @@
-import * as z from "zod";
-import { main } from "./cli.ts";
+import { runAsProcess } from "@trainkit/cli-kit";
+import { PROGRAM } from "./cli.ts";
 
-// One payload per process: zod's compiled fast path costs more to build than it saves here.
-z.config({ jitless: true });
-
-const controller = new AbortController();
-let interrupts = 0;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(
-      `\ntrainkit-infer: ${signal}: stopping after the current step (press Ctrl-C again to abort now)\n`,
-    );
-    controller.abort();
-  });
-}
-
-process.exitCode = await main(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  env: process.env,
-  isTTY: process.stderr.isTTY === true,
-  signal: controller.signal,
-});
+await runAsProcess(PROGRAM);

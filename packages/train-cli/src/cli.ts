@@ -1,6 +1,8 @@
-import { type ProgramIO, runProgram } from "@trainkit/cli-kit";
+import { type ProgramIO, type ProgramSpec, runProgram } from "@trainkit/cli-kit";
 
 /** `trainkit-train`: all config construction happens in the factory, all running in the launcher. */
+export const PROGRAM: ProgramSpec = { kind: "training", name: "trainkit-train" };
+
 export function main(argv: readonly string[], io: ProgramIO): Promise<number> {
-  return runProgram({ kind: "training", name: "trainkit-train" }, argv, io);
+  return runProgram(PROGRAM, argv, io);
 }
