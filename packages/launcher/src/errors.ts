@@ -4,7 +4,6 @@ export type LaunchErrorCode =
   | "RUN_DIR_NOT_EMPTY"
   | "NOTHING_TO_RESUME"
   | "UNSUPPORTED_SETTINGS"
-  | "UNKNOWN_BACKEND"
   | "RUN_DIR_UNWRITABLE";
 
 /** A run that cannot start. All codes are user errors (exit code 2). */
