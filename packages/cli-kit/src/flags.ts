@@ -70,7 +70,31 @@ export const OPTIONS = {
     value: "PATH=VALUE",
     help: "Set any field, e.g. --set training.batchSize=32 (override level).",
   },
-  backend: { group: "Run", value: "NAME", help: "Where to run: embedded (default)." },
+  backend: {
+    group: "Run",
+    value: "NAME",
+    help: "Where to run: embedded (default, in this process) or process (an external program).",
+  },
+  command: {
+    group: "Run",
+    value: "CMD",
+    help: 'process backend: the program to run, e.g. "python3 -m ptycho_torch.train" (no shell).',
+  },
+  dialect: {
+    group: "Run",
+    value: "payload|ptycho-torch",
+    help: "process backend: pass --payload FILE (default) or upstream ptycho_torch flags.",
+  },
+  "allow-dropped": {
+    group: "Run",
+    value: "",
+    help: "process backend: run even when the program has no flag for a setting (recorded as dropped).",
+  },
+  timeout: {
+    group: "Run",
+    value: "DURATION",
+    help: "process backend: stop the program after this long (e.g. 90, 30m, 2h).",
+  },
   overwrite: { group: "Run", value: "", help: "Replace an existing non-empty run directory." },
   resume: {
     group: "Run",
@@ -142,6 +166,10 @@ export function flagTable(kind: PayloadKind): FlagTable {
     ["from-run", true],
     ["set", true],
     ["backend", true],
+    ["command", true],
+    ["dialect", true],
+    ["allow-dropped", false],
+    ["timeout", true],
     ["overwrite", false],
     ["resume", false],
     ["print-config", false],

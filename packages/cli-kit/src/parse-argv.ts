@@ -12,6 +12,23 @@ import { type FlagSpec, flagTable } from "./flags.ts";
 
 export type OutputFormat = "yaml" | "json";
 
+export interface LauncherFlags {
+  readonly backend?: string;
+  readonly command?: string;
+  readonly dialect?: string;
+  readonly allowDropped?: boolean;
+  /** Seconds. */
+  readonly timeout?: number;
+}
+
+/** `90`, `90s`, `30m`, `2h` -> seconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const seconds = Number(m[1]) * (m[2] === "h" ? 3600 : m[2] === "m" ? 60 : 1);
+  return seconds > 0 ? seconds : undefined;
+}
+
 /** What a command line asks for. Only what the user typed becomes a layer. */
 export interface ParsedArgs {
   readonly kind: PayloadKind;
@@ -27,7 +44,8 @@ export interface ParsedArgs {
   readonly explain: string | true | undefined;
   readonly format: OutputFormat | undefined;
   readonly dryRun: boolean;
-  readonly backend: string;
+  /** Launcher settings typed on the command line (config files may add more; flags win). */
+  readonly launcher: LauncherFlags;
   readonly overwrite: boolean;
   readonly resume: boolean;
 }
@@ -62,10 +80,10 @@ export function parseArgv(
     explain: undefined as string | true | undefined,
     format: undefined as OutputFormat | undefined,
     dryRun: false,
-    backend: "embedded",
     overwrite: false,
     resume: false,
   };
+  const launcher: { -readonly [K in keyof LauncherFlags]: LauncherFlags[K] } = {};
   const push = (level: "override" | "execution", entry: LayerEntry) =>
     (level === "override" ? override : execution).push(entry);
 
@@ -235,8 +253,25 @@ export function parseArgv(
         break;
       }
       case "backend":
-        state.backend = takeValue(false)!;
+        launcher.backend = takeValue(false)!;
         break;
+      case "command":
+        launcher.command = takeValue(false)!;
+        break;
+      case "dialect":
+        launcher.dialect = takeValue(false)!;
+        break;
+      case "allow-dropped":
+        launcher.allowDropped = true;
+        break;
+      case "timeout": {
+        const text = takeValue(false)!;
+        const seconds = parseDuration(text);
+        if (seconds === undefined)
+          throw new UsageError(`--timeout needs a duration such as 90, 30m or 2h; got "${text}".`);
+        launcher.timeout = seconds;
+        break;
+      }
       case "overwrite":
         state.overwrite = true;
         break;
@@ -278,6 +313,7 @@ export function parseArgv(
     ],
     sources,
     warnings,
+    launcher,
     ...state,
   };
 }

@@ -9,9 +9,7 @@ import {
   type PayloadKind,
 } from "@trainkit/factory";
 import {
-  BACKEND_NAMES,
   BACKENDS,
-  type BackendName,
   checkCapabilities,
   checkRunDirectory,
   isLaunchError,
@@ -20,9 +18,10 @@ import {
   runDirectoryOf,
 } from "@trainkit/launcher";
 import cliKitPackage from "../package.json" with { type: "json" };
-import { isUsageError, UsageError } from "./errors.ts";
+import { isUsageError } from "./errors.ts";
 import { renderExplain, selectAudit } from "./explain.ts";
 import { renderHelp } from "./help.ts";
+import { launcherOptions, resolveLauncherSettings } from "./launcher-settings.ts";
 import { type ParsedArgs, parseArgv, trainkitVariables } from "./parse-argv.ts";
 import { emitSectionsYaml } from "./yaml-emit.ts";
 
@@ -92,9 +91,7 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
       io.stdout(`${spec.name} ${cliKitPackage.version}\n`);
       return 0;
     }
-    if (!(BACKEND_NAMES as readonly string[]).includes(args.backend)) {
-      throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${args.backend}".`);
-    }
+    const settings = await resolveLauncherSettings(args);
     const payload = await buildPayload(spec.kind, args, io);
     for (const warning of [...args.warnings, ...payload.warnings])
       io.stderr(`${spec.name}: warning: ${warning.message}\n`);
@@ -106,10 +103,13 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
       }
       return 0;
     }
-    const backend = BACKENDS[args.backend as BackendName];
+    const backend = BACKENDS[settings.backend];
+    const options = launcherOptions(settings);
     const runDir = runDirectoryOf(payload);
     if (args.dryRun) {
-      await checkCapabilities(payload, backend);
+      const dropped = await checkCapabilities(payload, backend, options);
+      for (const d of dropped)
+        io.stderr(`${spec.name}: warning: ${d.path} would be dropped: ${d.supported}.\n`);
       await checkRunDirectory(runDir, args.overwrite, args.resume);
       io.stdout(
         `Dry run: the ${payload.kind} payload is valid and the ${backend.name} backend honours every setting.\n` +
@@ -124,6 +124,7 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
       envVariables: trainkitVariables(io.env),
       overwrite: args.overwrite,
       resume: args.resume,
+      options,
       io,
       ...(io.signal ? { signal: io.signal } : {}),
     });

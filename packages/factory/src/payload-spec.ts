@@ -53,7 +53,7 @@ const HOW_TO_SET = (flag: string, path: string, env: string): string =>
 /** What a training payload is made of: `{ model, training, execution }`. */
 export const TRAINING_SPEC: PayloadSpec = {
   sections: { model: modelSection, training: trainingSection, execution: executionSection },
-  foreignSections: ["inference"],
+  foreignSections: ["inference", "launcher"],
   rules: [neighboursForGroups("training"), warmupShorterThanTraining],
   required: {
     "training.trainDataFile": HOW_TO_SET(
@@ -68,7 +68,7 @@ export const TRAINING_SPEC: PayloadSpec = {
 /** What an inference payload is made of: `{ model, inference, execution }`. */
 export const INFERENCE_SPEC: PayloadSpec = {
   sections: { model: modelSection, inference: inferenceSection, execution: executionSection },
-  foreignSections: ["training"],
+  foreignSections: ["training", "launcher"],
   rules: [neighboursForGroups("inference")],
   required: {
     "inference.modelPath": HOW_TO_SET(

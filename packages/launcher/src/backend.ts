@@ -44,7 +44,10 @@ export interface Backend {
   /** Every setting whose value the backend restricts; anything not listed is honoured. */
   capabilities(
     options: Readonly<Record<string, unknown>>,
+    payload: AnyPayload,
   ): Promise<readonly Capability[]> | readonly Capability[];
+  /** Whether `--allow-dropped` may turn unsupported settings into recorded drops (external programs). */
+  readonly canDrop?: boolean;
   /** Runs the job; resolves with the outcome (throw only for bugs). */
   run(context: RunContext): Promise<RunResult>;
 }

@@ -1,4 +1,5 @@
 import type { Backend, RunContext, RunResult } from "./backend.ts";
+import { processBackend } from "./process-backend.ts";
 
 /**
  * The embedded engine (TensorFlow.js in this process). Its capabilities come from a light module;
@@ -18,11 +19,12 @@ export const embeddedBackend: Backend = {
   },
 };
 
-export type BackendName = "embedded";
+export type BackendName = "embedded" | "process";
 
 /** Every backend `--backend` can name. */
 export const BACKENDS: Readonly<Record<BackendName, Backend>> = {
   embedded: embeddedBackend,
+  process: processBackend,
 } satisfies Record<BackendName, Backend>;
 
 export const BACKEND_NAMES = Object.keys(BACKENDS) as BackendName[];

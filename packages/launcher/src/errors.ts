@@ -4,7 +4,9 @@ export type LaunchErrorCode =
   | "RUN_DIR_NOT_EMPTY"
   | "NOTHING_TO_RESUME"
   | "UNSUPPORTED_SETTINGS"
-  | "RUN_DIR_UNWRITABLE";
+  | "RUN_DIR_UNWRITABLE"
+  | "MISSING_COMMAND"
+  | "PROBE_FAILED";
 
 /** A run that cannot start. All codes are user errors (exit code 2). */
 export class LaunchError extends Error {

@@ -7,6 +7,8 @@ export {
 } from "./backend.ts";
 export { BACKEND_NAMES, BACKENDS, type BackendName, embeddedBackend } from "./backends.ts";
 export { type Capability, only, type UnsupportedSetting } from "./capabilities.ts";
+export { splitCommand } from "./command-line.ts";
+export { DIALECTS, type Dialect, type ProgramSurface, parseHelp, renderPtychoTorch } from "./dialects.ts";
 export { isLaunchError, LaunchError, type LaunchErrorCode } from "./errors.ts";
 export { writeFileAtomic, writeJsonAtomic } from "./files.ts";
 export {
@@ -25,3 +27,4 @@ export {
   readManifest,
   sha256,
 } from "./manifest.ts";
+export { type ProcessOptions, probeCommand, processBackend, processOptionsOf } from "./process-backend.ts";

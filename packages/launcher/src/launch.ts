@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { renderValue } from "@trainkit/config-meta";
 import type { AnyPayload } from "@trainkit/factory";
 import { type Backend, type RunIO, type RunResult, unsupportedSettings } from "./backend.ts";
+import type { UnsupportedSetting } from "./capabilities.ts";
 import { LaunchError } from "./errors.ts";
 import { ensureDirectory, listDirectory, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 import { PACKAGE_VERSIONS, payloadDocument, type RunManifest, readManifest, sha256 } from "./manifest.ts";
@@ -38,15 +39,17 @@ export function runDirectoryOf(payload: AnyPayload): string {
 
 /**
  * Refuses a payload with settings the backend cannot honour, listing every one of them with its
- * origin (`LaunchError` `UNSUPPORTED_SETTINGS`).
+ * origin (`LaunchError` `UNSUPPORTED_SETTINGS`). With `allowDropped` (external programs only) it
+ * returns them instead, to be recorded as dropped in the audit and the manifest.
  */
 export async function checkCapabilities(
   payload: AnyPayload,
   backend: Backend,
   options: Readonly<Record<string, unknown>> = {},
-): Promise<void> {
-  const unsupported = unsupportedSettings(payload, await backend.capabilities(options));
-  if (unsupported.length === 0) return;
+): Promise<UnsupportedSetting[]> {
+  const unsupported = unsupportedSettings(payload, await backend.capabilities(options, payload));
+  if (unsupported.length === 0) return [];
+  if (options.allowDropped === true && backend.canDrop) return unsupported;
   const lines = unsupported.map(
     (u) =>
       `  - ${u.path} = ${renderValue(u.value)} (from ${u.origin}): supported ${u.supported}.${u.hint ? ` ${u.hint}` : ""}`,
@@ -121,7 +124,10 @@ const EXIT_CODES = { succeeded: 0, failed: 1, interrupted: 130 } as const;
 export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
   const { payload, backend, io } = options;
   const launcherOptions = options.options ?? {};
-  await checkCapabilities(payload, backend, launcherOptions);
+  const dropped = await checkCapabilities(payload, backend, launcherOptions);
+  for (const d of dropped) {
+    io.stderr(`warning: dropping ${d.path} = ${renderValue(d.value)} (from ${d.origin}): ${d.supported}.\n`);
+  }
   const runDir = runDirectoryOf(payload);
   const previous = await prepareRunDirectory(runDir, options.overwrite === true, options.resume === true);
 
@@ -141,12 +147,14 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     status: "running",
     exitCode: null,
     ...(previous && previous.payloadSha256 !== payloadSha256 ? { resumedFrom: previous.payloadSha256 } : {}),
+    ...(dropped.length > 0 ? { dropped } : {}),
   };
   await writeFileAtomic(join(runDir, "payload.json"), document);
   const auditDocument = {
     audit: payload.audit,
     warnings: payload.warnings,
     overridesApplied: payload.overridesApplied,
+    ...(dropped.length > 0 ? { dropped } : {}),
   };
   await writeJsonAtomic(join(runDir, "audit.json"), auditDocument);
   await writeJsonAtomic(join(runDir, "legacy-params.json"), payload.legacy);

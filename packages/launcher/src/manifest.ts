@@ -4,6 +4,7 @@ import { SECRET_MASK } from "@trainkit/config-meta";
 import type { AnyPayload } from "@trainkit/factory";
 import factoryPackage from "@trainkit/factory/package.json" with { type: "json" };
 import launcherPackage from "../package.json" with { type: "json" };
+import type { UnsupportedSetting } from "./capabilities.ts";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted";
 
@@ -26,6 +27,8 @@ export interface RunManifest {
   readonly resumedFrom?: string;
   readonly message?: string;
   readonly details?: Readonly<Record<string, unknown>>;
+  /** Settings the backend could not deliver, dropped on request (`--allow-dropped`). */
+  readonly dropped?: readonly UnsupportedSetting[];
 }
 
 /** Versions of the trainkit packages that take part in a run. */

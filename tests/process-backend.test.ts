@@ -1,0 +1,274 @@
+// The process backend through the installed command, driving a faithful fake of upstream's
+// `ptycho_torch.train` CLI (tests/fixtures/fake-ptycho-torch) and a tiny payload-dialect trainer.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { writeDataset } from "../packages/factory/test/helpers.ts";
+import { BINS, ROOT, run, tempDir } from "./helpers.ts";
+
+const dir = tempDir("trainkit-process-");
+const train = await writeDataset(join(dir, "train.npz"), { N: 64, M: 8 });
+const FAKE = `python3 ${join(ROOT, "tests/fixtures/fake-ptycho-torch/train.py")}`;
+const CHILD = `python3 ${join(ROOT, "tests/fixtures/payload-child.py")}`;
+let count = 0;
+const out = () => join(dir, `run-${count++}`);
+const base = (o: string) => ["--train-data-file", train, "--n-groups", "8", "--output-dir", o];
+const json = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+
+describe("--backend process", () => {
+  it("gives a payload-dialect program the payload file, TRAINKIT_PAYLOAD and secrets by environment", () => {
+    const o = out();
+    const result = run("train", [
+      ...base(o),
+      "--backend",
+      "process",
+      "--command",
+      CHILD,
+      "--batch-size",
+      "4",
+      "--logger",
+      "mlflow",
+      "--mlflow-tracking-uri",
+      "https://u:s3cret@ml",
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(json(join(o, "child.json"))).toEqual({
+      kind: "training",
+      batchSize: 4,
+      envPayload: true,
+      legacyBeside: true,
+      secret: "https://u:s3cret@ml",
+      maskedInFile: "***",
+    });
+    expect(readFileSync(join(o, "logs/stdout.log"), "utf8")).toBe("child: trained\n");
+    expect(readFileSync(join(o, "logs/stderr.log"), "utf8")).toBe("child: a warning\n");
+    expect(result.stdout).toContain("child: trained");
+    expect(json(join(o, "manifest.json")).launcher).toMatchObject({
+      backend: "process",
+      command: CHILD,
+      dialect: "payload",
+    });
+  });
+
+  it("renders the upstream flags of every mapped knob for the ptycho-torch dialect", () => {
+    const o = out();
+    const result = run("train", [
+      ...base(o),
+      "--backend",
+      "process",
+      "--command",
+      FAKE,
+      "--dialect",
+      "ptycho-torch",
+      "--nepochs",
+      "3",
+      "--batch-size",
+      "8",
+      "--gridsize",
+      "2",
+      "--neighbor-count",
+      "4",
+      "--no-deterministic",
+      "--num-workers",
+      "2",
+      "--learning-rate",
+      "3e-4",
+      "--logger",
+      "tensorboard",
+      "--disable-checkpointing",
+      "--scheduler",
+      "Exponential",
+      "--accumulate-grad-batches",
+      "2",
+      "--early-stop-patience",
+      "5",
+      "--quiet",
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    const { argv } = json(join(o, "fake-argv.json")) as { argv: string[] };
+    const pairs = (flag: string) => argv[argv.indexOf(flag) + 1];
+    expect({
+      train: pairs("--train_data_file"),
+      out: pairs("--output_dir"),
+      epochs: pairs("--max_epochs"),
+      groups: pairs("--n_images"),
+      batch: pairs("--batch_size"),
+      gridsize: pairs("--gridsize"),
+      accelerator: pairs("--accelerator"),
+      workers: pairs("--num-workers"),
+      lr: pairs("--learning-rate"),
+      logger: pairs("--logger"),
+      scheduler: pairs("--scheduler"),
+      accumulate: pairs("--accumulate-grad-batches"),
+      patience: pairs("--early-stop-patience"),
+    }).toEqual({
+      train,
+      out: o,
+      epochs: "3",
+      groups: "8",
+      batch: "8",
+      gridsize: "2",
+      accelerator: "cpu",
+      workers: "2",
+      lr: "0.0003",
+      logger: "tensorboard",
+      scheduler: "Exponential",
+      accumulate: "2",
+      patience: "5",
+    });
+    expect(argv).toEqual(
+      expect.arrayContaining(["--no-deterministic", "--disable-checkpointing", "--quiet"]),
+    );
+    expect(existsSync(join(o, "logs/command-help.txt"))).toBe(true);
+  });
+
+  it("refuses, listing every one, settings the program has no flag or choice for", () => {
+    const result = run("train", [
+      ...base(out()),
+      "--backend",
+      "process",
+      "--command",
+      FAKE,
+      "--dialect",
+      "ptycho-torch",
+      "--optimizer",
+      "sgd",
+      "--n-filters-scale",
+      "3",
+      "--scheduler",
+      "WarmupCosine",
+      "--dry-run",
+    ]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("The process backend cannot honour 3 settings:");
+    expect(result.stderr).toContain(
+      'model.nFiltersScale = 3 (from "--n-filters-scale 3" on the command line): supported only its default 2',
+    );
+    expect(result.stderr).toContain('execution.optimizer = "sgd"');
+    expect(result.stderr).toContain('execution.scheduler = "WarmupCosine"');
+  });
+
+  it("runs with --allow-dropped and records what was dropped in the audit and the manifest", () => {
+    const o = out();
+    const result = run("train", [
+      ...base(o),
+      "--backend",
+      "process",
+      "--command",
+      FAKE,
+      "--dialect",
+      "ptycho-torch",
+      "--optimizer",
+      "sgd",
+      "--allow-dropped",
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain("dropping execution.optimizer");
+    expect(json(join(o, "manifest.json")).dropped).toEqual([
+      expect.objectContaining({ path: "execution.optimizer", value: "sgd" }),
+    ]);
+    expect(json(join(o, "audit.json")).dropped).toEqual([
+      expect.objectContaining({ path: "execution.optimizer" }),
+    ]);
+  });
+
+  it("turns the program's exit code into the run's status", () => {
+    const o = out();
+    const result = run(
+      "train",
+      [...base(o), "--backend", "process", "--command", FAKE, "--dialect", "ptycho-torch"],
+      { env: { FAKE_EXIT_CODE: "3" } },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("the program exited with code 3");
+    expect(json(join(o, "manifest.json"))).toMatchObject({
+      status: "failed",
+      exitCode: 1,
+      details: { childExitCode: 3 },
+    });
+  });
+
+  it("ends a run past --timeout", () => {
+    const o = out();
+    const started = Date.now();
+    const result = run(
+      "train",
+      [...base(o), "--backend", "process", "--command", FAKE, "--dialect", "ptycho-torch", "--timeout", "1"],
+      {
+        env: { FAKE_SLEEP: "30" },
+      },
+    );
+    expect(result.status).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(json(join(o, "manifest.json")).message).toContain("--timeout 1 s");
+  });
+
+  async function interrupt(o: string, env: Record<string, string>, extra: string[] = []) {
+    const child = spawn(
+      process.execPath,
+      [
+        BINS.train,
+        ...base(o),
+        "--backend",
+        "process",
+        "--command",
+        FAKE,
+        "--dialect",
+        "ptycho-torch",
+        ...extra,
+      ],
+      {
+        env: { PATH: process.env.PATH ?? "", FAKE_SLEEP: "30", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(join(o, "fake-argv.json")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGINT");
+    return exited;
+  }
+
+  it("forwards Ctrl-C to the program and marks the run interrupted", async () => {
+    const o = out();
+    expect(await interrupt(o, {})).toBe(130);
+    expect(existsSync(join(o, "fake-interrupted"))).toBe(true);
+    expect(json(join(o, "manifest.json"))).toMatchObject({ status: "interrupted", exitCode: 130 });
+  }, 30_000);
+
+  it("escalates to SIGTERM when the program ignores SIGINT", async () => {
+    const o = out();
+    const config = join(dir, "grace.yaml");
+    writeFileSync(config, "launcher:\n  stopGrace: 1\n");
+    expect(await interrupt(o, { FAKE_IGNORE_SIGINT: "1" }, ["--config", config])).toBe(130);
+    expect(existsSync(join(o, "fake-terminated"))).toBe(true);
+  }, 30_000);
+
+  it("reads backend, command and dialect from a launcher section of a config file, flags winning", () => {
+    const o = out();
+    const config = join(dir, "launcher.yaml");
+    writeFileSync(
+      config,
+      `launcher:\n  backend: process\n  command: ${JSON.stringify(FAKE)}\n  dialect: ptycho-torch\ntraining:\n  nepochs: 2\n`,
+    );
+    const result = run("train", [...base(o), "--config", config]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(json(join(o, "fake-argv.json")).argv).toEqual(expect.arrayContaining(["--max_epochs", "2"]));
+    const typo = join(dir, "typo.yaml");
+    writeFileSync(typo, "launcher:\n  comand: x\n");
+    const bad = run("train", [...base(out()), "--config", typo, "--dry-run"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('launcher.comand: is not a launcher setting, got "x"');
+    expect(bad.stderr).toContain('Did you mean "launcher.command"?');
+  });
+
+  it("needs a command", () => {
+    const result = run("train", [...base(out()), "--backend", "process", "--dry-run"]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(
+      '--backend process needs the program to run: --command "<program> [args]"',
+    );
+  });
+});
