@@ -1,4 +1,4 @@
-import { isConfigError } from "@trainkit/config-meta";
+import { isConfigError, renderValue } from "@trainkit/config-meta";
 import { isDataError } from "@trainkit/data";
 import {
   type AnyPayload,
@@ -106,13 +106,16 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
     const backend = BACKENDS[settings.backend];
     const options = launcherOptions(settings);
     const runDir = runDirectoryOf(payload);
+    const dropped = await checkCapabilities(payload, backend, options);
+    for (const d of dropped) {
+      io.stderr(
+        `${spec.name}: warning: dropping ${d.path} = ${renderValue(d.value)} (from ${d.origin}): supported ${d.supported}.\n`,
+      );
+    }
     if (args.dryRun) {
-      const dropped = await checkCapabilities(payload, backend, options);
-      for (const d of dropped)
-        io.stderr(`${spec.name}: warning: ${d.path} would be dropped: ${d.supported}.\n`);
       await checkRunDirectory(runDir, args.overwrite, args.resume);
       io.stdout(
-        `Dry run: the ${payload.kind} payload is valid and the ${backend.name} backend honours every setting.\n` +
+        `Dry run: the ${payload.kind} payload is valid and the ${backend.name} backend honours every setting${dropped.length > 0 ? ` but the ${dropped.length} dropped above` : ""}.\n` +
           `A run would ${args.resume ? "continue" : "write"} ${runDir}. Nothing was written.\n`,
       );
       return 0;

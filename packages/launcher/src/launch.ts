@@ -125,9 +125,6 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
   const { payload, backend, io } = options;
   const launcherOptions = options.options ?? {};
   const dropped = await checkCapabilities(payload, backend, launcherOptions);
-  for (const d of dropped) {
-    io.stderr(`warning: dropping ${d.path} = ${renderValue(d.value)} (from ${d.origin}): ${d.supported}.\n`);
-  }
   const runDir = runDirectoryOf(payload);
   const previous = await prepareRunDirectory(runDir, options.overwrite === true, options.resume === true);
 
