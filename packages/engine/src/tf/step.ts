@@ -45,14 +45,7 @@ export function lossAndGradients(
     const trainable = model.trainableVariables;
     const { value, grads } = tf.variableGrads(
       () => {
-        const output = model.forward({ diffraction: batch.diffraction, patchMap: map });
-        const losses = computeLosses(
-          output,
-          batch,
-          weights,
-          model.initialIntensityScale,
-          model.config.model.modelType === "supervised",
-        );
+        const losses = batchLosses(model, batch, weights, map);
         parts = Object.fromEntries(Object.entries(losses.parts).map(([k, t]) => [k, tf.keep(t)]));
         return losses.total;
       },
@@ -71,6 +64,23 @@ export function lossAndGradients(
   }
 }
 
+/** The forward pass and the losses of one batch (inside a gradient or tidy scope). */
+function batchLosses(
+  model: PtychoModel,
+  batch: TrainingBatch,
+  weights: LossWeights,
+  map: ReturnType<PtychoModel["createPatchMap"]>,
+): ReturnType<typeof computeLosses> {
+  const output = model.forward({ diffraction: batch.diffraction, patchMap: map });
+  return computeLosses(
+    output,
+    batch,
+    weights,
+    model.initialIntensityScale,
+    model.config.model.modelType === "supervised",
+  );
+}
+
 /** Loss and parts for one batch without gradients (validation). */
 export function evaluate(
   model: PtychoModel,
@@ -80,14 +90,7 @@ export function evaluate(
   const map = model.createPatchMap(batch.offsets, batch.diffraction.shape[0]);
   try {
     return tf.tidy(() => {
-      const output = model.forward({ diffraction: batch.diffraction, patchMap: map });
-      const losses = computeLosses(
-        output,
-        batch,
-        weights,
-        model.initialIntensityScale,
-        model.config.model.modelType === "supervised",
-      );
+      const losses = batchLosses(model, batch, weights, map);
       return { loss: losses.total.dataSync()[0] as number, parts: readParts(losses.parts, false) };
     });
   } finally {
