@@ -3,8 +3,9 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { MODEL_DEFAULTS } from "@trainkit/training-config";
 import { describe, expect, it } from "vitest";
-import { writeDataset } from "../packages/factory/test/helpers.ts";
+import { writeBundle, writeDataset } from "../packages/factory/test/helpers.ts";
 import { BINS, ROOT, run, tempDir } from "./helpers.ts";
 
 const dir = tempDir("trainkit-process-");
@@ -262,6 +263,34 @@ describe("--backend process", () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('launcher.comand: is not a launcher setting, got "x"');
     expect(bad.stderr).toContain('Did you mean "launcher.command"?');
+  });
+
+  it("renders upstream ptycho_torch.inference flags for trainkit-infer", async () => {
+    const model = tempDir("trainkit-process-model-");
+    await writeBundle(model, { ...MODEL_DEFAULTS });
+    writeFileSync(join(model, "wts.h5.zip"), "not really a model");
+    const o = out();
+    const fake = `python3 ${join(ROOT, "tests/fixtures/fake-ptycho-torch/inference.py")}`;
+    const result = run("infer", [
+      "--model-path",
+      model,
+      "--test-data-file",
+      train,
+      "--output-dir",
+      o,
+      "--backend",
+      "process",
+      "--command",
+      fake,
+      "--dialect",
+      "ptycho-torch",
+      "--inference-batch-size",
+      "32",
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    const { argv } = json(join(o, "fake-argv.json")) as { argv: string[] };
+    expect(argv.slice(0, 6)).toEqual(["--model_path", model, "--test_data", train, "--output_dir", o]);
+    expect(argv).toEqual(expect.arrayContaining(["--inference-batch-size", "32", "--accelerator", "cpu"]));
   });
 
   it("needs a command", () => {
