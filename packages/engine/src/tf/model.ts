@@ -244,6 +244,16 @@ export function createPtychoModel(
   const probeRe = addVariable("probe/re", tf.tensor3d(normalized.re, [n, n, 1]), probeTrainable);
   const probeIm = addVariable("probe/im", tf.tensor3d(normalized.im, [n, n, 1]), probeTrainable);
   const scale0 = initialIntensityScale(config.training.nphotons, n, options);
+  // Calibration of the physics to the data: a unit-amplitude object under the normalised probe
+  // reproduces the data's mean total intensity (unitary DFT: sum |DFT(P)|^2 = sum |P|^2). Without it
+  // the predicted counts are off by the (arbitrary) ratio between the probe's normalisation and the
+  // data's amplitude normalisation, and training drives the object amplitude to zero to compensate.
+  let probeEnergy = 0;
+  for (let k = 0; k < n * n; k++) probeEnergy += normalized.re[k]! ** 2 + normalized.im[k]! ** 2;
+  const physicsGain =
+    options.meanTotalIntensity !== undefined && options.meanTotalIntensity > 0 && probeEnergy > 0
+      ? options.meanTotalIntensity / probeEnergy
+      : 1;
   const logScale = addVariable(
     "logIntensityScale",
     tf.scalar(Math.log(scale0.value)),
@@ -373,7 +383,10 @@ export function createPtychoModel(
     if (m.gaussianSmoothingSigma > 0) psi = gaussianSmooth3(psi, m.gaussianSmoothingSigma);
     if (probeMaskTensor !== undefined)
       psi = { re: tf.mul(psi.re, probeMaskTensor), im: tf.mul(psi.im, probeMaskTensor) };
-    const intensity = tf.mul(farFieldIntensity(psi), tf.exp(tf.mul(logScale, 2))) as Tensor4D;
+    const intensity = tf.mul(
+      farFieldIntensity(psi),
+      tf.mul(tf.exp(tf.mul(logScale, 2)), physicsGain),
+    ) as Tensor4D;
     return { amplitude, phase, object, intensity };
   };
 

@@ -270,3 +270,36 @@ describe("initialIntensityScale", () => {
     expect(meanTotalIntensity([1, 2, 3, 4], 2)).toBe(15);
   });
 });
+
+describe("the physics calibration", () => {
+  it("makes a unit-amplitude object under the normalised probe reproduce the data's mean total intensity", () => {
+    const meanTotal = 123.5;
+    const probe = diskProbe(64);
+    const model = createPtychoModel(
+      { model: { ...MODEL_DEFAULTS, nFiltersScale: 1 }, training: TRAINING },
+      probe,
+      1,
+      {
+        meanTotalIntensity: meanTotal,
+      },
+    );
+    created.push(model);
+    const x = tf.tensor4d(randomArray(64 * 64, 2, 0, 1), [1, 64, 64, 1]);
+    const out = model.forward({ diffraction: x });
+    const normalized = normalizeProbe(probe, MODEL_DEFAULTS.probeScale);
+    let probeEnergy = 0;
+    let illuminated = 0;
+    const ore = out.object.re.dataSync();
+    const oim = out.object.im.dataSync();
+    for (let k = 0; k < 64 * 64; k++) {
+      const p2 = normalized.re[k]! ** 2 + normalized.im[k]! ** 2;
+      probeEnergy += p2;
+      illuminated += (ore[k]! ** 2 + oim[k]! ** 2) * p2;
+    }
+    const total = out.intensity!.sum().dataSync()[0]!;
+    const s2 = model.intensityScale() ** 2;
+    // Parseval: sum |DFT(O P)|^2 = sum |O P|^2, and the gain is meanTotal / sum |P|^2.
+    expect(total / s2).toBeCloseTo((illuminated * meanTotal) / probeEnergy, 1);
+    x.dispose();
+  });
+});
