@@ -1,4 +1,4 @@
-import { rename, rm, writeFile } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** A temporary path next to `path`, unique enough within one directory (no crypto needed). */
@@ -16,7 +16,13 @@ export function temporaryPathFor(path: string): string {
 export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
   const temporary = temporaryPathFor(path);
   try {
-    await writeFile(temporary, content);
+    const handle = await open(temporary, "w");
+    try {
+      await handle.writeFile(content);
+      await handle.sync(); // on disk before the rename makes it visible
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });

@@ -1,10 +1,15 @@
 // What the embedded engine honours. Light on purpose: no TensorFlow.js import, so the launcher can
-// check a payload (--dry-run) without loading the engine.
+// check a payload (--dry-run) without loading the engine. The model and training limits come from
+// the compute core's own list (tf/capabilities.ts); this adds how the engine runs.
+import { TF_CAPABILITIES, TF_CAPABILITY_RULES } from "./tf/capabilities.ts";
 
 /** One restricted setting (the launcher's `Capability` shape). */
 export interface Capability {
   readonly path: string;
-  readonly supports: (value: unknown) => boolean;
+  readonly supports: (
+    value: unknown,
+    config: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+  ) => boolean;
   readonly supported: string;
   readonly hint?: string;
 }
@@ -28,13 +33,16 @@ export const ENGINE_VERSION = "0.0.0";
 
 /** Every setting whose value the embedded engine restricts; anything not listed is honoured. */
 export const EMBEDDED_CAPABILITIES: readonly Capability[] = [
-  only("model.N", [64, 128]),
-  only("model.gridsize", [1, 2]),
-  only("model.architecture", ["cnn"]),
-  atDefault("model.generatorOutputMode", "real_imag", "the CNN decoders output amplitude and phase"),
-  atDefault("model.maxHiddenChannels", null, "FNO/hybrid architectures only"),
-  atDefault("model.resnetWidth", null, "FNO/hybrid architectures only"),
-  atDefault("model.fnoInputTransform", "none", "FNO architectures only"),
+  ...TF_CAPABILITIES.flatMap((c) => (c.supported === "any" ? [] : [only(c.field, c.supported)])),
+  ...TF_CAPABILITY_RULES.map(
+    (rule): Capability => ({
+      path: rule.fields[0]!,
+      supports: (_value, config) =>
+        rule.check(config as unknown as Parameters<typeof rule.check>[0]) === undefined,
+      supported: rule.requirement,
+      hint: PROCESS,
+    }),
+  ),
   only(
     "execution.accelerator",
     ["auto", "cpu"],
@@ -45,7 +53,5 @@ export const EMBEDDED_CAPABILITIES: readonly Capability[] = [
   only("execution.precision", ["32-true"]),
   only("execution.logger", ["csv", "tensorboard", "none"]),
   atDefault("execution.mlflowTrackingUri", null, "no MLflow logger"),
-  atDefault("training.torchLossMode", "poisson", "PyTorch trainer only"),
-  atDefault("training.torchMaePredL2MatchTarget", false, "PyTorch trainer only"),
   atDefault("execution.padEval", false, "the embedded stitcher uses the scanned region as it is"),
 ];

@@ -1,4 +1,4 @@
 export { type Capability, EMBEDDED_CAPABILITIES, ENGINE_VERSION } from "./capabilities.ts";
-export { infer, train } from "./run.ts";
+export { infer } from "./infer.ts";
 export { decodeState, type EncodedState, encodeState, type NamedArray } from "./state.ts";
-export type { EngineContext, EngineResult } from "./train.ts";
+export { type EngineContext, type EngineResult, train } from "./train.ts";

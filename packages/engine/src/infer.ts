@@ -3,7 +3,7 @@
 // images and, when the test data has the true object, PSNR/SSIM after removing the global phase.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readModelBundle, saveNpz } from "@trainkit/data";
+import { type ModelBundle, readModelBundle, saveNpz } from "@trainkit/data";
 import type { ExecutionConfig } from "@trainkit/execution-config";
 import type { InferenceConfig, ModelConfig } from "@trainkit/training-config";
 import { ENGINE_VERSION } from "./capabilities.ts";
@@ -50,7 +50,7 @@ function canvasOf(data: ScanData): { width: number; height: number } {
 
 /** Runs a trained model over test data and stitches the object (results do not depend on the batch size). */
 export async function reconstruct(
-  bundlePath: string,
+  bundle: ModelBundle,
   data: ScanData,
   options: {
     readonly batchSize: number;
@@ -59,7 +59,6 @@ export async function reconstruct(
     readonly signal?: AbortSignal;
   },
 ): Promise<{ stitched: Stitched; trained: TrainingConfigSections; bundleFile: string }> {
-  const bundle = await readModelBundle(bundlePath, { weights: true });
   const trained = (bundle.payload as { config: TrainingConfigSections }).config;
   const bytes = bundle.weights.get("weights/weights.bin");
   if (!bytes)
@@ -197,12 +196,12 @@ export async function infer(context: EngineContext): Promise<EngineResult> {
   const backend = await initBackend("wasm");
   const data = await loadScanData(inference.testDataFile);
   const started = performance.now();
-  const bundle = await readModelBundle(inference.modelPath);
+  const bundle = await readModelBundle(inference.modelPath, { weights: true });
   const trainedBatch = (bundle.payload as { config: TrainingConfigSections }).config.training.batchSize;
   const batchSize = execution.inferenceBatchSize ?? trainedBatch;
   let result: Awaited<ReturnType<typeof reconstruct>>;
   try {
-    result = await reconstruct(inference.modelPath, data, {
+    result = await reconstruct(bundle, data, {
       batchSize,
       middleTrim: execution.middleTrim,
       seed: execution.seed,

@@ -27,7 +27,11 @@ export const TF_CAPABILITIES = [
     supported: [64, 128],
     note: "Patch size; 64 is the tuned default, 128 runs about 4x slower per sample; 256 does not fit a CPU budget.",
   },
-  { field: "model.gridsize", supported: [1, 2, 3], note: "C = gridsize^2 diffraction channels per group." },
+  {
+    field: "model.gridsize",
+    supported: [1, 2],
+    note: "C = gridsize^2 diffraction channels per group (3 runs and is gradient-checked, but is not tested end to end).",
+  },
   { field: "model.nFiltersScale", supported: "any", note: "Encoder widths 16, 32, 64 times nFiltersScale." },
   {
     field: "model.modelType",
@@ -134,6 +138,8 @@ export const TF_CAPABILITIES = [
 /** Cross-field limits that a per-field list cannot express. */
 export interface CapabilityRule {
   readonly fields: readonly string[];
+  /** What is supported, in a few words (for the launcher's refusal). */
+  readonly requirement: string;
   readonly check: (config: CapabilityInput) => string | undefined;
 }
 
@@ -145,6 +151,7 @@ export interface CapabilityInput {
 export const TF_CAPABILITY_RULES: readonly CapabilityRule[] = [
   {
     fields: ["model.modelType", "model.objectBig", "model.gridsize"],
+    requirement: "objectBig for a supervised model with gridsize > 1",
     check: ({ model }) =>
       model.modelType === "supervised" && !model.objectBig && model.gridsize > 1
         ? "a supervised model with gridsize > 1 needs objectBig: the decoder must output one patch per position to compare with Y."

@@ -32,7 +32,7 @@ describe("checkTfCapabilities", () => {
       [
         "model.architecture: the TensorFlow.js engine supports "cnn", got "fno". The CNN encoder-decoder; FNO-family generators are PyTorch-only.",
         "model.N: the TensorFlow.js engine supports 64, 128, got 256. Patch size; 64 is the tuned default, 128 runs about 4x slower per sample; 256 does not fit a CPU budget.",
-        "model.gridsize: the TensorFlow.js engine supports 1, 2, 3, got 4. C = gridsize^2 diffraction channels per group.",
+        "model.gridsize: the TensorFlow.js engine supports 1, 2, got 4. C = gridsize^2 diffraction channels per group (3 runs and is gradient-checked, but is not tested end to end).",
         "training.torchLossMode: the TensorFlow.js engine supports "poisson", got "mae". PyTorch-only; this engine's diffraction loss is set by nllWeight and maeWeight.",
       ]
     `);
