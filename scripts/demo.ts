@@ -2,7 +2,7 @@
 // PtychoPINN-style model on it with trainkit-train, reconstruct the held-out scan with
 // trainkit-infer, and say where everything is. Runs the installed commands as a user would.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { writeSimulatedDataset } from "@trainkit/data";
 import { bundle } from "./bundle-bins.mjs";
@@ -30,6 +30,7 @@ step("Building the commands");
 await bundle("train-cli");
 await bundle("infer-cli");
 
+mkdirSync(join(out, "data"), { recursive: true });
 step("Simulating data: 64x64 probe, 320 scan positions, 1e9 photons");
 const files = await writeSimulatedDataset({
   N: 64,

@@ -70,6 +70,7 @@ export async function reconstruct(
     options.seed,
     {
       intensityScale: state.meta.intensityScale as number,
+      meanTotalIntensity: state.meta.meanTotalIntensity as number | undefined,
     },
   );
   loadModelArrays(model, state.arrays, bundle.file);

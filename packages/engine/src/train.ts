@@ -151,8 +151,9 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     : undefined;
   for (const warning of trainGroups.grouping.warnings) io.stderr(`trainkit-train: warning: ${warning}\n`);
 
+  const dataIntensity = meanTotalIntensity(trainData.diffraction, trainData.M);
   const model = createPtychoModel({ model: modelConfig, training }, trainData.probe, seed, {
-    meanTotalIntensity: meanTotalIntensity(trainData.diffraction, trainData.M),
+    meanTotalIntensity: dataIntensity,
   });
   const variables = new Map(model.trainableVariables.map((v) => [v.name, v.variable]));
   const optimizer = createOptimizer(variables, optimizerOptionsFrom(execution));
@@ -369,7 +370,7 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     weights: {
       "weights.bin": encodeState({
         arrays: modelArrays(model),
-        meta: { intensityScale: model.intensityScale() },
+        meta: { intensityScale: model.initialIntensityScale, meanTotalIntensity: dataIntensity },
       }),
     },
   });

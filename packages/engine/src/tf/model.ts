@@ -4,8 +4,9 @@
  * Architecture (widths with `f = 16 * nFiltersScale`, so the default `nFiltersScale = 2` gives
  * 32-64-128; upstream's TensorFlow model uses `32 * nFiltersScale`):
  *
- * - input: diffraction amplitudes `[B, N, N, C]`, `C = gridsize^2`, divided by the learned intensity
- *   scale relative to its initial value (`x * s0 / s`, upstream's `IntensityScaler`);
+ * - input: diffraction amplitudes `[B, N, N, C]`, `C = gridsize^2`, rescaled so that a pattern's mean
+ *   total intensity is `(N/2)^2` (upstream's loader normalisation) and divided by the learned
+ *   intensity scale relative to its initial value (`x * s0 / s`, upstream's `IntensityScaler`);
  * - encoder, 3 levels of conv3x3-ReLU, conv3x3-ReLU, 2x2 max-pool: widths f, 2f, 4f; its `N/8` output
  *   is the bottleneck shared by both decoders;
  * - two decoders (amplitude, phase) of 2 levels conv3x3-ReLU, conv3x3-ReLU, 2x nearest upsample
@@ -43,8 +44,9 @@ export interface PtychoModelOptions {
   /** Initial intensity scale `s0`; wins over everything else (e.g. the value stored in a bundle). */
   readonly intensityScale?: number | undefined;
   /**
-   * Mean over diffraction patterns of the summed squared amplitudes, `mean_m sum_ij X[m,i,j]^2`:
-   * gives upstream's data-based scale `sqrt(nphotons / meanTotalIntensity)`. See {@link meanTotalIntensity}.
+   * Mean over the training patterns of the summed squared amplitudes, `mean_m sum_ij X[m,i,j]^2`
+   * (see {@link meanTotalIntensity}): gives upstream's data-based scale `sqrt(nphotons / meanTotalIntensity)`,
+   * the network's input scale and the physics gain. Inference passes the training data's value.
    */
   readonly meanTotalIntensity?: number | undefined;
 }
@@ -121,6 +123,9 @@ interface ConvLayer {
 }
 
 let modelCounter = 0;
+
+/** Object amplitude whose predicted counts match the data's mean total intensity (see the physics gain). */
+export const AMPLITUDE_REFERENCE = 0.5;
 
 /** `mean_m sum_ij X[m, i, j, c]^2` over patterns of diffraction amplitudes laid out `[M, N, N]` or `[M, N, N, C]`. */
 export function meanTotalIntensity(amplitudes: ArrayLike<number>, patterns: number): number {
@@ -244,16 +249,25 @@ export function createPtychoModel(
   const probeRe = addVariable("probe/re", tf.tensor3d(normalized.re, [n, n, 1]), probeTrainable);
   const probeIm = addVariable("probe/im", tf.tensor3d(normalized.im, [n, n, 1]), probeTrainable);
   const scale0 = initialIntensityScale(config.training.nphotons, n, options);
-  // Calibration of the physics to the data: a unit-amplitude object under the normalised probe
-  // reproduces the data's mean total intensity (unitary DFT: sum |DFT(P)|^2 = sum |P|^2). Without it
-  // the predicted counts are off by the (arbitrary) ratio between the probe's normalisation and the
-  // data's amplitude normalisation, and training drives the object amplitude to zero to compensate.
+  // Calibration to the data, from its mean total intensity (the mean over patterns of sum X^2):
+  // - physics gain: an object of amplitude AMPLITUDE_REFERENCE everywhere under the normalised probe
+  //   reproduces the data's mean total intensity (unitary DFT: sum |DFT(a P)|^2 = a^2 sum |P|^2).
+  //   Without it the predicted counts are off by the arbitrary ratio between the probe's and the
+  //   data's normalisations; the reference sits mid-range of a sigmoid amplitude, where it still has
+  //   gradient both ways (with 1, training pins the sigmoid at its ceiling and learns nothing).
+  // - input scale: the network sees amplitudes rescaled so that a pattern's mean total intensity is
+  //   (N/2)^2, upstream's loader normalisation, whatever the file's own amplitude units.
   let probeEnergy = 0;
   for (let k = 0; k < n * n; k++) probeEnergy += normalized.re[k]! ** 2 + normalized.im[k]! ** 2;
+  const dataIntensity =
+    options.meanTotalIntensity !== undefined && options.meanTotalIntensity > 0
+      ? options.meanTotalIntensity
+      : undefined;
   const physicsGain =
-    options.meanTotalIntensity !== undefined && options.meanTotalIntensity > 0 && probeEnergy > 0
-      ? options.meanTotalIntensity / probeEnergy
+    dataIntensity !== undefined && probeEnergy > 0
+      ? dataIntensity / (AMPLITUDE_REFERENCE * AMPLITUDE_REFERENCE * probeEnergy)
       : 1;
+  const inputScale = dataIntensity !== undefined ? n / 2 / Math.sqrt(dataIntensity) : 1;
   const logScale = addVariable(
     "logIntensityScale",
     tf.scalar(Math.log(scale0.value)),
@@ -354,7 +368,7 @@ export function createPtychoModel(
     // The input is x * s0 / s. The first convolution is linear in its input, so the factor is applied
     // to its (small) kernel instead: same result, and the input gradient of that convolution (the
     // data's, never needed) is skipped while the scale still gets its gradient through the kernel.
-    const ratio = tf.div(scale0.value, tf.exp(logScale));
+    const ratio = tf.div(scale0.value * inputScale, tf.exp(logScale));
     const first = encoder[0];
     let h = conv2dSame(x, tf.mul(first.kernel, ratio), {
       bias: first.bias,

@@ -3,6 +3,7 @@ import { MODEL_DEFAULTS, type ModelConfig } from "@trainkit/training-config";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../src/tf/backend.ts";
 import {
+  AMPLITUDE_REFERENCE,
   createPtychoModel,
   encoderWidths,
   initialIntensityScale,
@@ -272,7 +273,7 @@ describe("initialIntensityScale", () => {
 });
 
 describe("the physics calibration", () => {
-  it("makes a unit-amplitude object under the normalised probe reproduce the data's mean total intensity", () => {
+  it("makes an object of the reference amplitude under the normalised probe reproduce the data's mean total intensity", () => {
     const meanTotal = 123.5;
     const probe = diskProbe(64);
     const model = createPtychoModel(
@@ -298,8 +299,34 @@ describe("the physics calibration", () => {
     }
     const total = out.intensity!.sum().dataSync()[0]!;
     const s2 = model.intensityScale() ** 2;
-    // Parseval: sum |DFT(O P)|^2 = sum |O P|^2, and the gain is meanTotal / sum |P|^2.
-    expect(total / s2).toBeCloseTo((illuminated * meanTotal) / probeEnergy, 1);
+    // Parseval: sum |DFT(O P)|^2 = sum |O P|^2, and the gain is meanTotal / (a^2 sum |P|^2).
+    const gain = meanTotal / (AMPLITUDE_REFERENCE ** 2 * probeEnergy);
+    expect(total / s2).toBeCloseTo(illuminated * gain, 1);
     x.dispose();
+  });
+
+  it("gives the same object whatever the file's amplitude units (input scaled to a mean total intensity of (N/2)^2)", () => {
+    const probe = diskProbe(32);
+    const amplitudes = randomArray(2 * 32 * 32, 7, 0, 0.05);
+    const objects = [1, 40].map((unit) => {
+      const scaled = amplitudes.map((a) => a * unit);
+      const model = createPtychoModel(
+        { model: { ...MODEL_DEFAULTS, N: 32, nFiltersScale: 1 }, training: TRAINING },
+        probe,
+        3,
+        { meanTotalIntensity: meanTotalIntensity(scaled, 2) },
+      );
+      created.push(model);
+      const x = tf.tensor4d(scaled, [2, 32, 32, 1]);
+      const p = model.predict(x);
+      const values = [p.amplitude.dataSync().slice(), p.phase.dataSync().slice()];
+      tf.dispose([x, p.amplitude, p.phase]);
+      return values;
+    });
+    const [a, b] = objects as [Float32Array[], Float32Array[]];
+    for (const part of [0, 1]) {
+      const diff = a[part]!.reduce((m, v, k) => Math.max(m, Math.abs(v - b[part]![k]!)), 0);
+      expect(diff).toBeLessThan(1e-4);
+    }
   });
 });
