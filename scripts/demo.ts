@@ -51,7 +51,7 @@ command("train", [
   "--n-groups",
   "240",
   "--nepochs",
-  process.env.DEMO_EPOCHS ?? "20",
+  process.env.DEMO_EPOCHS ?? "30",
   "--output-dir",
   join(out, "train"),
   "--overwrite",
@@ -68,16 +68,26 @@ command("infer", [
   "--overwrite",
 ]);
 
-const metrics = JSON.parse(readFileSync(join(out, "infer/metrics.json"), "utf8")) as Record<string, number>;
+interface Scores {
+  readonly amplitudePsnr: number;
+  readonly amplitudeSsim: number;
+  readonly phasePsnr: number;
+  readonly phaseSsim: number;
+}
+const metrics = JSON.parse(readFileSync(join(out, "infer/metrics.json"), "utf8")) as Scores & {
+  readonly untrained: Scores;
+};
+const scores = (m: Scores) =>
+  `amplitude PSNR ${m.amplitudePsnr.toFixed(1)} dB, SSIM ${m.amplitudeSsim.toFixed(2)}; phase PSNR ${m.phasePsnr.toFixed(1)} dB, SSIM ${m.phaseSsim.toFixed(2)}`;
 step("Done");
-console.log(
-  `  reconstruction  ${rel(join(out, "infer/amplitude.png"))}, ${rel(join(out, "infer/phase.png"))}`,
-);
-console.log(
-  `  metrics         ${rel(join(out, "infer/metrics.json"))}: amplitude PSNR ${metrics.amplitudePsnr?.toFixed(1)} dB, SSIM ${metrics.amplitudeSsim?.toFixed(3)}; phase PSNR ${metrics.phasePsnr?.toFixed(1)} dB, SSIM ${metrics.phaseSsim?.toFixed(3)}`,
-);
+const infer = (file: string) => rel(join(out, "infer", file));
+console.log(`  reconstruction  ${infer("amplitude.png")}, ${infer("phase.png")}`);
+console.log(`  ground truth    ${infer("truth-amplitude.png")}, ${infer("truth-phase.png")}`);
+console.log(`  trained model   ${scores(metrics)}`);
+console.log(`  untrained model ${scores(metrics.untrained)}  (same weights training started from)`);
+console.log(`  metrics         ${infer("metrics.json")}`);
 console.log(`  loss curve      ${rel(join(out, "train/loss.png"))}`);
 console.log(
-  `  audit           ${rel(join(out, "train/audit.json"))} (try: pnpm train -- --explain --train-data-file ... )`,
+  `  audit           ${rel(join(out, "train/audit.json"))} (which level set each value, and from where)`,
 );
 console.log(`  model bundle    ${rel(join(out, "train/model.zip"))}`);

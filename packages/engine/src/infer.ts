@@ -27,13 +27,34 @@ interface InferenceSections {
   readonly execution: ExecutionConfig;
 }
 
-/** The stitched object: complex values on a canvas, and how many patches covered each pixel. */
+/** The stitched object: complex values on a canvas, the stitching weights, and the lit region. */
 export interface Stitched {
   readonly width: number;
   readonly height: number;
   readonly re: Float32Array;
   readonly im: Float32Array;
-  readonly counts: Float32Array;
+  /** Sum of the stitching weights that reached each pixel (0: no patch covered it). */
+  readonly weights: Float32Array;
+  /**
+   * Sum over scan positions of the probe intensity relative to its peak, `sum |P|^2 / max |P|^2`:
+   * how well each pixel was lit. The scanned region is where it reaches {@link LIT_THRESHOLD}.
+   */
+  readonly illumination: Float32Array;
+}
+
+/** Illumination (in units of the probe's peak intensity) from which a pixel counts as scanned. */
+export const LIT_THRESHOLD = 0.25;
+
+export type PatchWeighting = "probe" | "uniform";
+
+export interface ReconstructOptions {
+  readonly batchSize: number;
+  readonly middleTrim: number;
+  readonly patchWeighting: PatchWeighting;
+  readonly seed: number;
+  /** `initial`: skip the trained weights and use the ones training started from (a baseline). */
+  readonly weights?: "trained" | "initial";
+  readonly signal?: AbortSignal;
 }
 
 /** Canvas size: the true object's when known, else the scan's extent plus a patch. */
@@ -48,32 +69,45 @@ function canvasOf(data: ScanData): { width: number; height: number } {
   return { width: w, height: h };
 }
 
-/** Runs a trained model over test data and stitches the object (results do not depend on the batch size). */
+/** Probe intensity relative to its peak, `[N * N]`. */
+function probeIntensity(probe: ScanData["probe"]): Float32Array {
+  const n = probe.N;
+  const out = new Float32Array(n * n);
+  let peak = 0;
+  for (let k = 0; k < n * n; k++) {
+    out[k] = probe.re[k]! ** 2 + probe.im[k]! ** 2;
+    peak = Math.max(peak, out[k]!);
+  }
+  for (let k = 0; k < n * n; k++) out[k]! /= peak || 1;
+  return out;
+}
+
+/**
+ * Runs a trained model over test data and stitches the object (results do not depend on the batch
+ * size). Each patch pixel enters the average with weight `|P|^2 / max |P|^2` (`probe`: the object is
+ * known where the probe lit it, not outside) or 1 (`uniform`), and 0 within `middleTrim` of the edge.
+ */
 export async function reconstruct(
   bundle: ModelBundle,
   data: ScanData,
-  options: {
-    readonly batchSize: number;
-    readonly middleTrim: number;
-    readonly seed: number;
-    readonly signal?: AbortSignal;
-  },
+  options: ReconstructOptions,
 ): Promise<{ stitched: Stitched; trained: TrainingConfigSections; bundleFile: string }> {
   const trained = (bundle.payload as { config: TrainingConfigSections }).config;
   const bytes = bundle.weights.get("weights/weights.bin");
   if (!bytes)
     throw new Error(`${bundle.file} has no weights/weights.bin; was it written by the embedded engine?`);
   const state = decodeState(bytes, `${bundle.file}:weights/weights.bin`);
+  const initial = options.weights === "initial";
   const model = createPtychoModel(
     { model: trained.model, training: trained.training },
     data.probe,
-    options.seed,
+    initial ? trained.execution.seed : options.seed,
     {
       intensityScale: state.meta.intensityScale as number,
       meanTotalIntensity: state.meta.meanTotalIntensity as number | undefined,
     },
   );
-  loadModelArrays(model, state.arrays, bundle.file);
+  if (!initial) loadModelArrays(model, state.arrays, bundle.file);
   const N = data.N;
   const gridsize = trained.model.gridsize;
   const groups = groupScanData(
@@ -86,8 +120,21 @@ export async function reconstruct(
   const { width, height } = canvasOf(data);
   const re = new Float32Array(width * height);
   const im = new Float32Array(width * height);
-  const counts = new Float32Array(width * height);
+  const weights = new Float32Array(width * height);
+  const illumination = new Float32Array(width * height);
+  const lit = probeIntensity(data.probe);
   const t = options.middleTrim;
+  const patchWeight = new Float32Array(N * N);
+  for (let i = t; i < N - t; i++) {
+    for (let j = t; j < N - t; j++)
+      patchWeight[i * N + j] = options.patchWeighting === "probe" ? lit[i * N + j]! : 1;
+  }
+  // Illumination counts each scan position once, whatever the grouping.
+  for (let m = 0; m < data.M; m++) {
+    forEachPixel(data, m, width, height, (k, at) => {
+      illumination[at]! += lit[k]!;
+    });
+  }
   const size = N * N * C;
   try {
     for (let start = 0; start < G; start += options.batchSize) {
@@ -109,86 +156,122 @@ export async function reconstruct(
       prediction.phase.dispose();
       for (let b = 0; b < B; b++) {
         for (let c = 0; c < C; c++) {
-          const m = indices[(start + b) * C + c]!;
-          const cx = Math.floor(data.x[m]! + 0.5) - N / 2;
-          const cy = Math.floor(data.y[m]! + 0.5) - N / 2;
-          for (let i = t; i < N - t; i++) {
-            const y = cy + i;
-            if (y < 0 || y >= height) continue;
-            for (let j = t; j < N - t; j++) {
-              const x = cx + j;
-              if (x < 0 || x >= width) continue;
-              const k = ((b * N + i) * N + j) * C + c;
-              const a = amplitude[k]!;
-              const p = phase[k]!;
-              const at = y * width + x;
-              re[at]! += a * Math.cos(p);
-              im[at]! += a * Math.sin(p);
-              counts[at]! += 1;
-            }
-          }
+          forEachPixel(data, indices[(start + b) * C + c]!, width, height, (k, at) => {
+            const w = patchWeight[k]!;
+            if (w === 0) return;
+            const a = amplitude[(b * N * N + k) * C + c]!;
+            const p = phase[(b * N * N + k) * C + c]!;
+            re[at]! += w * a * Math.cos(p);
+            im[at]! += w * a * Math.sin(p);
+            weights[at]! += w;
+          });
         }
       }
     }
   } finally {
     model.dispose();
   }
-  for (let k = 0; k < counts.length; k++) {
-    if (counts[k]! > 0) {
-      re[k]! /= counts[k]!;
-      im[k]! /= counts[k]!;
+  for (let k = 0; k < weights.length; k++) {
+    if (weights[k]! > 0) {
+      re[k]! /= weights[k]!;
+      im[k]! /= weights[k]!;
     }
   }
-  return { stitched: { width, height, re, im, counts }, trained, bundleFile: bundle.file };
+  return { stitched: { width, height, re, im, weights, illumination }, trained, bundleFile: bundle.file };
 }
 
-/** PSNR and SSIM of amplitude and phase over the scanned region, after removing the global phase offset. */
+/** Calls `fn(patchPixel, canvasPixel)` for every pixel of scan position `m`'s patch on the canvas. */
+function forEachPixel(
+  data: ScanData,
+  m: number,
+  width: number,
+  height: number,
+  fn: (k: number, at: number) => void,
+): void {
+  const N = data.N;
+  const cx = Math.floor(data.x[m]! + 0.5) - N / 2;
+  const cy = Math.floor(data.y[m]! + 0.5) - N / 2;
+  for (let i = 0; i < N; i++) {
+    const y = cy + i;
+    if (y < 0 || y >= height) continue;
+    for (let j = 0; j < N; j++) {
+      const x = cx + j;
+      if (x >= 0 && x < width) fn(i * N + j, y * width + x);
+    }
+  }
+}
+
+/** 1 where the scan lit the object well enough to judge it (and a patch reached it), else 0. */
+export function scannedRegion(stitched: Stitched): Uint8Array {
+  const mask = new Uint8Array(stitched.weights.length);
+  for (let k = 0; k < mask.length; k++) {
+    mask[k] = stitched.illumination[k]! >= LIT_THRESHOLD && stitched.weights[k]! > 0 ? 1 : 0;
+  }
+  return mask;
+}
+
+/**
+ * PSNR and SSIM of amplitude and phase over the scanned region, after removing the global phase
+ * offset and, for the amplitude, the global scale (least squares): with a learned intensity scale the
+ * object's overall amplitude is not identifiable from the data, as a global phase is not.
+ */
 export function reconstructionQuality(
   stitched: Stitched,
   truth: NonNullable<ScanData["object"]>,
 ): Record<string, number> {
-  const { width, height, re, im, counts } = stitched;
+  const { width, height, re, im } = stitched;
+  const mask = scannedRegion(stitched);
   let sr = 0;
   let si = 0;
-  for (let k = 0; k < counts.length; k++) {
-    if (!counts[k]) continue;
+  for (let k = 0; k < mask.length; k++) {
+    if (!mask[k]) continue;
     // recon * conj(truth)
     sr += re[k]! * truth.re[k]! + im[k]! * truth.im[k]!;
     si += im[k]! * truth.re[k]! - re[k]! * truth.im[k]!;
   }
   const offset = Math.atan2(si, sr);
-  const amp = new Float32Array(counts.length);
-  const phase = new Float32Array(counts.length);
-  const trueAmp = new Float32Array(counts.length);
-  const truePhase = new Float32Array(counts.length);
+  const amp = new Float32Array(mask.length);
+  const phase = new Float32Array(mask.length);
+  const trueAmp = new Float32Array(mask.length);
+  const truePhase = new Float32Array(mask.length);
   const cos = Math.cos(-offset);
   const sin = Math.sin(-offset);
-  for (let k = 0; k < counts.length; k++) {
+  let cross = 0;
+  let square = 0;
+  for (let k = 0; k < mask.length; k++) {
     const r = re[k]! * cos - im[k]! * sin;
     const i = re[k]! * sin + im[k]! * cos;
     amp[k] = Math.hypot(r, i);
     phase[k] = Math.atan2(i, r);
     trueAmp[k] = Math.hypot(truth.re[k]!, truth.im[k]!);
     truePhase[k] = Math.atan2(truth.im[k]!, truth.re[k]!);
+    if (mask[k]) {
+      cross += amp[k]! * trueAmp[k]!;
+      square += amp[k]! ** 2;
+    }
   }
+  const amplitudeScale = square > 0 ? cross / square : 1;
+  for (let k = 0; k < mask.length; k++) amp[k]! *= amplitudeScale;
   return {
-    amplitudePsnr: psnr(amp, trueAmp, counts),
-    amplitudeSsim: ssim(amp, trueAmp, counts, width, height),
-    phasePsnr: psnr(phase, truePhase, counts),
-    phaseSsim: ssim(phase, truePhase, counts, width, height),
+    amplitudePsnr: psnr(amp, trueAmp, mask),
+    amplitudeSsim: ssim(amp, trueAmp, mask, width, height),
+    phasePsnr: psnr(phase, truePhase, mask),
+    phaseSsim: ssim(phase, truePhase, mask, width, height),
     globalPhaseOffset: offset,
+    amplitudeScale,
   };
 }
 
-function scaled(values: Float32Array, mask: Float32Array): Uint8Array {
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (let k = 0; k < values.length; k++) {
-    if (!mask[k]) continue;
-    lo = Math.min(lo, values[k]!);
-    hi = Math.max(hi, values[k]!);
-  }
-  return toGrey(values, lo, hi, mask);
+/**
+ * Greyscale over the region, black to white from the 1st to the 99th percentile of its values (a
+ * few stray pixels at the region's edge would otherwise flatten the whole image).
+ */
+function scaled(values: Float32Array, mask: Uint8Array): Uint8Array {
+  const inside: number[] = [];
+  for (let k = 0; k < values.length; k++) if (mask[k] && Number.isFinite(values[k])) inside.push(values[k]!);
+  inside.sort((a, b) => a - b);
+  const at = (q: number) => inside[Math.min(inside.length - 1, Math.floor(q * inside.length))] ?? 0;
+  return toGrey(values, at(0.01), at(0.99), mask);
 }
 
 /** Reconstructs the object of an inference payload into `runDir`. */
@@ -200,21 +283,28 @@ export async function infer(context: EngineContext): Promise<EngineResult> {
   const bundle = await readModelBundle(inference.modelPath, { weights: true });
   const trainedBatch = (bundle.payload as { config: TrainingConfigSections }).config.training.batchSize;
   const batchSize = execution.inferenceBatchSize ?? trainedBatch;
+  const options: ReconstructOptions = {
+    batchSize,
+    middleTrim: execution.middleTrim,
+    patchWeighting: execution.patchWeighting,
+    seed: execution.seed,
+    signal: context.signal,
+  };
   let result: Awaited<ReturnType<typeof reconstruct>>;
+  let baseline: Stitched | undefined;
+  let seconds: number;
   try {
-    result = await reconstruct(bundle, data, {
-      batchSize,
-      middleTrim: execution.middleTrim,
-      seed: execution.seed,
-      signal: context.signal,
-    });
+    result = await reconstruct(bundle, data, options);
+    seconds = (performance.now() - started) / 1000;
+    // The same reconstruction from the weights training started from: what training bought.
+    if (data.object)
+      baseline = (await reconstruct(bundle, data, { ...options, weights: "initial" })).stitched;
   } catch (error) {
     if (context.signal.aborted) return { status: "interrupted" };
     throw error;
   }
-  const seconds = (performance.now() - started) / 1000;
   const { stitched } = result;
-  const { width, height, re, im, counts } = stitched;
+  const { width, height, re, im } = stitched;
   const amplitude = new Float32Array(re.length);
   const phase = new Float32Array(re.length);
   const object = new Float32Array(re.length * 2);
@@ -225,21 +315,49 @@ export async function infer(context: EngineContext): Promise<EngineResult> {
     object[2 * k + 1] = im[k]!;
   }
   const { runDir } = context;
+  const region = scannedRegion(stitched);
+  const grid = (values: Float32Array | Uint8Array) => ({
+    dtype: "f4" as const,
+    shape: [height, width],
+    data: Float32Array.from(values),
+  });
   await saveNpz(join(runDir, "reconstruction.npz"), {
     object: { dtype: "c8", shape: [height, width], data: object },
-    amplitude: { dtype: "f4", shape: [height, width], data: amplitude },
-    phase: { dtype: "f4", shape: [height, width], data: phase },
-    coverage: { dtype: "f4", shape: [height, width], data: counts },
+    amplitude: grid(amplitude),
+    phase: grid(phase),
+    illumination: grid(stitched.illumination),
+    scanned: grid(region),
   });
-  await writeFile(join(runDir, "amplitude.png"), encodePng(width, height, scaled(amplitude, counts), 1));
-  await writeFile(join(runDir, "phase.png"), encodePng(width, height, scaled(phase, counts), 1));
+  await writeFile(join(runDir, "amplitude.png"), encodePng(width, height, scaled(amplitude, region), 1));
+  await writeFile(join(runDir, "phase.png"), encodePng(width, height, scaled(phase, region), 1));
+  const truthImages: Record<string, string> = {};
+  if (data.object) {
+    // The true object over the same region, each image scaled to its own range, for side-by-side viewing.
+    const trueAmplitude = new Float32Array(re.length);
+    const truePhase = new Float32Array(re.length);
+    for (let k = 0; k < re.length; k++) {
+      trueAmplitude[k] = Math.hypot(data.object.re[k]!, data.object.im[k]!);
+      truePhase[k] = Math.atan2(data.object.im[k]!, data.object.re[k]!);
+    }
+    for (const [name, values] of [
+      ["truthAmplitude", trueAmplitude],
+      ["truthPhase", truePhase],
+    ] as const) {
+      const file = name === "truthAmplitude" ? "truth-amplitude.png" : "truth-phase.png";
+      await writeFile(join(runDir, file), encodePng(width, height, scaled(values, region), 1));
+      truthImages[name] = file;
+    }
+  }
   const quality = data.object ? reconstructionQuality(stitched, data.object) : undefined;
+  const untrained = baseline && data.object ? reconstructionQuality(baseline, data.object) : undefined;
   const metrics = {
     patterns: data.M,
     batchSize,
+    patchWeighting: execution.patchWeighting,
     seconds,
     samplesPerSecond: data.M / Math.max(seconds, 1e-9),
     ...(quality ?? {}),
+    ...(untrained ? { untrained } : {}),
   };
   await writeFile(join(runDir, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
   return {
@@ -249,6 +367,7 @@ export async function infer(context: EngineContext): Promise<EngineResult> {
       reconstruction: "reconstruction.npz",
       amplitude: "amplitude.png",
       phase: "phase.png",
+      ...truthImages,
       metrics: "metrics.json",
     },
   };

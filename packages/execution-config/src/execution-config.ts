@@ -19,6 +19,8 @@ export type Scheduler = (typeof SCHEDULERS)[number];
 export const GRADIENT_CLIP_ALGORITHMS = ["norm", "value", "agc"] as const;
 export const CHECKPOINT_MODES = ["min", "max"] as const;
 export const LOGGERS = ["csv", "tensorboard", "mlflow", "none"] as const;
+/** How the inference stitcher averages overlapping patches (upstream PyTorch `patch_weighting`). */
+export const PATCH_WEIGHTINGS = ["probe", "uniform"] as const;
 export type Logger = (typeof LOGGERS)[number];
 
 type ExecMeta = Omit<FieldMeta, "group" | "legacyKey"> & { readonly category: ExecutionCategory };
@@ -298,6 +300,12 @@ export const ExecutionConfigSchema = z.strictObject({
     upstream: "middle_trim",
     description: "Pixels trimmed from each edge of a predicted patch before stitching.",
     valueName: "PX",
+  }),
+  patchWeighting: exec(z.enum(PATCH_WEIGHTINGS).default("probe"), {
+    category: "inference",
+    upstream: "patch_weighting",
+    description:
+      'How overlapping patches are averaged when stitching: "probe" weights each pixel by the probe intensity there, "uniform" counts every pixel of the (trimmed) patch alike.',
   }),
   padEval: exec(z.boolean().default(false), {
     category: "inference",

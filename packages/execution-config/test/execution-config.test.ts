@@ -56,6 +56,8 @@ const TRAINKIT_ADDITIONS: Record<string, unknown> = {
   lr_milestones: [],
   lr_milestone_factor: 0.1,
   mlflow_tracking_uri: null,
+  // upstream PyTorch InferenceConfig, not the canonical execution config
+  patch_weighting: "probe",
 };
 
 describe("ExecutionConfigSchema", () => {

@@ -9,8 +9,8 @@
  * it is set as soon as this module loads, before any tensor can be created.
  */
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
+import * as wasmBackend from "@tensorflow/tfjs-backend-wasm";
 
 tf.env().set("PROD", true);
 
-export { tf };
+export { tf, wasmBackend };

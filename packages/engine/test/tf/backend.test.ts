@@ -1,7 +1,11 @@
+import { availableParallelism } from "node:os";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { activeBackend, initBackend } from "../../src/tf/backend.ts";
 import { tf } from "../../src/tf/tfjs.ts";
 import { onBackend, randomArray } from "./helpers.ts";
+
+// One XNNPACK thread per available core, at most the 8 the backend's pool holds.
+const WASM_THREADS = Math.min(8, availableParallelism());
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -12,9 +16,9 @@ describe("initBackend", () => {
     const log = vi.spyOn(console, "log");
     const warn = vi.spyOn(console, "warn");
     const info = vi.spyOn(console, "info");
-    expect(await initBackend("cpu")).toEqual({ backend: "cpu" });
+    expect(await initBackend("cpu")).toEqual({ backend: "cpu", threads: 1 });
     tf.tidy(() => tf.add(tf.tensor1d([1, 2]), 1).dataSync());
-    expect(await initBackend("wasm")).toEqual({ backend: "wasm" });
+    expect(await initBackend("wasm")).toEqual({ backend: "wasm", threads: WASM_THREADS });
     tf.tidy(() => tf.add(tf.tensor1d([1, 2]), 1).dataSync());
     expect([...log.mock.calls, ...warn.mock.calls, ...info.mock.calls]).toEqual([]);
   });
@@ -24,7 +28,8 @@ describe("initBackend", () => {
     const second = await initBackend("wasm");
     expect(second).toBe(first);
     expect(activeBackend()).toBe("wasm");
-    expect(tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT")).toBe(false);
+    expect(first.threads).toBe(WASM_THREADS);
+    expect(tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT")).toBe(WASM_THREADS > 1);
   });
 });
 

@@ -306,18 +306,18 @@ describe("the physics calibration", () => {
   });
 
   it("gives the same object whatever the file's amplitude units (input scaled to a mean total intensity of (N/2)^2)", () => {
-    const probe = diskProbe(32);
-    const amplitudes = randomArray(2 * 32 * 32, 7, 0, 0.05);
+    const probe = diskProbe(64);
+    const amplitudes = randomArray(2 * 64 * 64, 7, 0, 0.05);
     const objects = [1, 40].map((unit) => {
       const scaled = amplitudes.map((a) => a * unit);
       const model = createPtychoModel(
-        { model: { ...MODEL_DEFAULTS, N: 32, nFiltersScale: 1 }, training: TRAINING },
+        { model: { ...MODEL_DEFAULTS, N: 64, nFiltersScale: 1 }, training: TRAINING },
         probe,
         3,
         { meanTotalIntensity: meanTotalIntensity(scaled, 2) },
       );
       created.push(model);
-      const x = tf.tensor4d(scaled, [2, 32, 32, 1]);
+      const x = tf.tensor4d(scaled, [2, 64, 64, 1]);
       const p = model.predict(x);
       const values = [p.amplitude.dataSync().slice(), p.phase.dataSync().slice()];
       tf.dispose([x, p.amplitude, p.phase]);
