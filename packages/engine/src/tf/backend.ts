@@ -63,9 +63,13 @@ export async function initBackend(
 
 let wasmStarted: Promise<boolean> | undefined;
 
-/** Starts wasm once per process: threaded when `threads > 1` and that works, else single-threaded. */
-function startWasm(threads: number): Promise<boolean> {
-  wasmStarted ??= (async () => {
+/**
+ * Makes wasm the active backend. It starts once per process: threaded when `threads > 1` and that
+ * works, else single-threaded; later calls switch back to it (after a detour to cpu, say).
+ */
+async function startWasm(threads: number): Promise<boolean> {
+  if (wasmStarted !== undefined) return (await wasmStarted) && tf.setBackend("wasm");
+  wasmStarted = (async () => {
     const start = async () => {
       const ok = await tf.setBackend("wasm");
       if (ok) await tf.ready();

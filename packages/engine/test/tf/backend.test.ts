@@ -31,6 +31,14 @@ describe("initBackend", () => {
     expect(first.threads).toBe(WASM_THREADS);
     expect(tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT")).toBe(WASM_THREADS > 1);
   });
+
+  it("switches back to wasm after a detour to cpu", async () => {
+    await initBackend("wasm");
+    await initBackend("cpu");
+    expect(activeBackend()).toBe("cpu");
+    expect(await initBackend("wasm")).toEqual({ backend: "wasm", threads: WASM_THREADS });
+    expect(activeBackend()).toBe("wasm");
+  });
 });
 
 describe("wasm Slice kernel replacement", () => {
