@@ -2,6 +2,7 @@
 // the child process) and --resume, which must end byte-identical to an uninterrupted run.
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { readModelBundle } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
@@ -53,7 +54,8 @@ describe("a training run", () => {
     expect(manifestOf(a)).toMatchObject({
       status: "succeeded",
       exitCode: 0,
-      details: { computeBackend: "wasm", epochsRun: 4 },
+      // the bundled command starts the threaded WebAssembly build (one XNNPACK thread per core, at most 8)
+      details: { computeBackend: "wasm", computeThreads: Math.min(8, availableParallelism()), epochsRun: 4 },
     });
     expect(Buffer.compare(Buffer.from((await weightsOf(a))!), Buffer.from((await weightsOf(b))!))).toBe(0);
   }, 180_000);

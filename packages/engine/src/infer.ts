@@ -362,7 +362,12 @@ export async function infer(context: EngineContext): Promise<EngineResult> {
   await writeFile(join(runDir, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
   return {
     status: "succeeded",
-    details: { computeBackend: backend.backend, engineVersion: ENGINE_VERSION, ...metrics },
+    details: {
+      computeBackend: backend.backend,
+      computeThreads: backend.threads,
+      engineVersion: ENGINE_VERSION,
+      ...metrics,
+    },
     outputs: {
       reconstruction: "reconstruction.npz",
       amplitude: "amplitude.png",

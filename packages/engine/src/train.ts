@@ -325,6 +325,7 @@ export async function train(context: EngineContext): Promise<EngineResult> {
   const seconds = (performance.now() - started) / 1000;
   const details = {
     computeBackend: backend.backend,
+    computeThreads: backend.threads,
     engineVersion: ENGINE_VERSION,
     parameters: model.parameterCount(true),
     groups: G,
