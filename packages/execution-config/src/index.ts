@@ -19,6 +19,7 @@ export {
   LOGGERS,
   type Logger,
   OPTIMIZERS,
+  PATCH_WEIGHTINGS,
   PRECISIONS,
   SCHEDULERS,
   type Scheduler,

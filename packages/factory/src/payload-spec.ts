@@ -1,4 +1,5 @@
-import { executionSection } from "@trainkit/execution-config";
+import { listFields, renderValue } from "@trainkit/config-meta";
+import { ExecutionConfigSchema, executionSection } from "@trainkit/execution-config";
 import { inferenceSection, modelSection, trainingSection } from "@trainkit/training-config";
 import type { PayloadRule, PayloadSpec } from "./resolve.ts";
 
@@ -47,6 +48,37 @@ const warmupShorterThanTraining: PayloadRule = {
   },
 };
 
+/**
+ * Execution settings that only one kind of job reads: optimisation, checkpoints and the metrics
+ * logger for training, the inference category (batch, trimming, stitching) for inference. Both
+ * commands accept every execution flag and share config files, so a value set away from its default
+ * for the other job is reported instead of silently doing nothing.
+ */
+const otherJobSettings = (kind: "training" | "inference"): PayloadRule => {
+  const trainingOnly = (category: string | undefined, key: string) =>
+    category === "optimisation" ||
+    category === "checkpoints" ||
+    key === "logger" ||
+    key === "mlflowTrackingUri";
+  let fields: ReturnType<typeof listFields> | undefined;
+  const run = kind === "training" ? "a training run" : "an inference run";
+  const other = kind === "training" ? "trainkit-infer (inference)" : "trainkit-train (training)";
+  return {
+    name: "other-job-settings",
+    check: (config) =>
+      (fields ??= listFields(ExecutionConfigSchema).filter((f) =>
+        kind === "training" ? f.meta.category === "inference" : trainingOnly(f.meta.category, f.key),
+      ))
+        .filter((f) => JSON.stringify(config.execution?.[f.key]) !== JSON.stringify(f.defaultValue))
+        .map((f) => ({
+          severity: "warning",
+          code: "UNUSED_SETTING",
+          field: `execution.${f.key}`,
+          message: `execution.${f.key} is ${renderValue(config.execution?.[f.key], f.meta.secret === true)} but has no effect in ${run}: it applies to ${other} only.`,
+        })),
+  };
+};
+
 const HOW_TO_SET = (flag: string, path: string, env: string): string =>
   `Set it with ${flag} on the command line, ${path} in a config file, or ${env}.`;
 
@@ -54,7 +86,7 @@ const HOW_TO_SET = (flag: string, path: string, env: string): string =>
 export const TRAINING_SPEC: PayloadSpec = {
   sections: { model: modelSection, training: trainingSection, execution: executionSection },
   foreignSections: ["inference", "launcher"],
-  rules: [neighboursForGroups("training"), warmupShorterThanTraining],
+  rules: [neighboursForGroups("training"), warmupShorterThanTraining, otherJobSettings("training")],
   required: {
     "training.trainDataFile": HOW_TO_SET(
       "--train-data-file FILE",
@@ -69,7 +101,7 @@ export const TRAINING_SPEC: PayloadSpec = {
 export const INFERENCE_SPEC: PayloadSpec = {
   sections: { model: modelSection, inference: inferenceSection, execution: executionSection },
   foreignSections: ["training", "launcher"],
-  rules: [neighboursForGroups("inference")],
+  rules: [neighboursForGroups("inference"), otherJobSettings("inference")],
   required: {
     "inference.modelPath": HOW_TO_SET(
       "--model-path PATH",

@@ -233,6 +233,28 @@ describe("resolvePayload", () => {
     expect(auditOf(payload, "model.N")?.shadowed.map((s) => s.level)).toEqual(["inferred", "default"]);
   });
 
+  it("warns about execution settings the other kind of job reads, and only when they differ from the default", () => {
+    const training = resolvePayload("training", [
+      base,
+      file({
+        "execution.middleTrim": 8,
+        "execution.patchWeighting": "probe",
+        "execution.learningRate": 0.01,
+      }),
+    ]);
+    expect(training.warnings.map((w) => w.message)).toEqual([
+      "execution.middleTrim is 8 but has no effect in a training run: it applies to trainkit-infer (inference) only.",
+    ]);
+    const inference = resolvePayload("inference", [
+      cli({ "inference.modelPath": "m.zip", "inference.testDataFile": "t.npz" }),
+      file({ "execution.learningRate": 0.01, "execution.checkpointSaveTopK": 3, "execution.middleTrim": 8 }),
+    ]);
+    expect(inference.warnings.map((w) => w.path)).toEqual([
+      "execution.learningRate",
+      "execution.checkpointSaveTopK",
+    ]);
+  });
+
   it("skips the other payload kind's section in shared sources but refuses it in overrides", () => {
     const payload = resolvePayload("training", [base, file({ "inference.debug": true })]);
     expect(payload.audit.some((a) => a.path.startsWith("inference."))).toBe(false);
