@@ -1,3 +1,4 @@
+export { type Capability, only } from "./capability.ts";
 export { type CoerceResult, coerceFieldValue } from "./coerce.ts";
 export {
   ConfigError,

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { DataError, isDataError } from "./errors.ts";
 import {
   diffract,
+  type PhysicsParameters,
   scanLayout,
   scanPositions,
   simulateObject,
@@ -40,16 +41,8 @@ export interface SimulateOptions {
 }
 
 /** Every option resolved, plus the raster step they imply. */
-export interface SimulationParameters {
-  readonly N: number;
-  readonly positions: number;
+export interface SimulationParameters extends PhysicsParameters {
   readonly overlap: number;
-  readonly jitter: number;
-  readonly nphotons: number;
-  readonly seed: number;
-  readonly probeDiameter: number;
-  readonly defocus: number;
-  readonly noise: boolean;
   /** Pixels between neighbouring raster points: `(1 - overlap) * probeDiameter`. */
   readonly step: number;
 }

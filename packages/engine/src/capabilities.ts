@@ -1,26 +1,14 @@
 // What the embedded engine honours. Light on purpose: no TensorFlow.js import, so the launcher can
 // check a payload (--dry-run) without loading the engine. The model and training limits come from
 // the compute core's own list (tf/capabilities.ts); this adds how the engine runs.
+import { type Capability, only as onlyValues } from "@trainkit/config-meta";
 import { TF_CAPABILITIES, TF_CAPABILITY_RULES } from "./tf/capabilities.ts";
 
-/** One restricted setting (the launcher's `Capability` shape). */
-export interface Capability {
-  readonly path: string;
-  readonly supports: (
-    value: unknown,
-    config: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
-  ) => boolean;
-  readonly supported: string;
-  readonly hint?: string;
-}
+export type { Capability };
 
 const PROCESS = "Use --backend process with a trainer that supports it (see docs/backends.md).";
-const only = (path: string, values: readonly unknown[], hint = PROCESS): Capability => ({
-  path,
-  supports: (value) => values.some((v) => v === value),
-  supported: values.map((v) => JSON.stringify(v)).join(" or "),
-  hint,
-});
+const only = (path: string, values: readonly unknown[], hint = PROCESS): Capability =>
+  onlyValues(path, values, hint);
 const atDefault = (path: string, value: unknown, why: string): Capability => ({
   path,
   supports: (v) => JSON.stringify(v) === JSON.stringify(value),

@@ -1,17 +1,4 @@
-/** One thing a backend can or cannot do with one setting. */
-export interface Capability {
-  /** Payload path, e.g. `model.architecture`. */
-  readonly path: string;
-  /** Whether the backend honours this value (the whole config is given for context). */
-  readonly supports: (
-    value: unknown,
-    config: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
-  ) => boolean;
-  /** What is supported, for the message: `"cnn"`, `1 or 2`, `null`. */
-  readonly supported: string;
-  /** How to get what the user asked for anyway. */
-  readonly hint?: string;
-}
+export { type Capability, only } from "@trainkit/config-meta";
 
 /** A setting of a payload that a backend cannot honour. */
 export interface UnsupportedSetting {
@@ -21,14 +8,4 @@ export interface UnsupportedSetting {
   readonly origin: string;
   readonly supported: string;
   readonly hint?: string;
-}
-
-/** A capability that accepts only the listed values. */
-export function only(path: string, values: readonly unknown[], hint?: string): Capability {
-  return {
-    path,
-    supports: (value) => values.some((v) => v === value),
-    supported: values.map((v) => JSON.stringify(v)).join(" or "),
-    ...(hint ? { hint } : {}),
-  };
 }

@@ -6,7 +6,7 @@
 import { Fft2d } from "./simulate-fft.ts";
 import { Random } from "./simulate-random.ts";
 
-/** What the physics needs; `SimulationParameters` in `simulate.ts` satisfies it. */
+/** What the physics needs; `SimulationParameters` in `simulate.ts` extends it. */
 export interface PhysicsParameters {
   readonly N: number;
   readonly positions: number;
