@@ -201,6 +201,20 @@ function forEachPixel(
   }
 }
 
+/** Modulus and argument of a complex image given as real and imaginary parts. */
+function polar(
+  re: ArrayLike<number>,
+  im: ArrayLike<number>,
+): { amplitude: Float32Array; phase: Float32Array } {
+  const amplitude = new Float32Array(re.length);
+  const phase = new Float32Array(re.length);
+  for (let k = 0; k < re.length; k++) {
+    amplitude[k] = Math.hypot(re[k]!, im[k]!);
+    phase[k] = Math.atan2(im[k]!, re[k]!);
+  }
+  return { amplitude, phase };
+}
+
 /** 1 where the scan lit the object well enough to judge it (and a patch reached it), else 0. */
 export function scannedRegion(stitched: Stitched): Uint8Array {
   const mask = new Uint8Array(stitched.weights.length);
@@ -232,8 +246,7 @@ export function reconstructionQuality(
   const offset = Math.atan2(si, sr);
   const amp = new Float32Array(mask.length);
   const phase = new Float32Array(mask.length);
-  const trueAmp = new Float32Array(mask.length);
-  const truePhase = new Float32Array(mask.length);
+  const { amplitude: trueAmp, phase: truePhase } = polar(truth.re, truth.im);
   const cos = Math.cos(-offset);
   const sin = Math.sin(-offset);
   let cross = 0;
@@ -243,8 +256,6 @@ export function reconstructionQuality(
     const i = re[k]! * sin + im[k]! * cos;
     amp[k] = Math.hypot(r, i);
     phase[k] = Math.atan2(i, r);
-    trueAmp[k] = Math.hypot(truth.re[k]!, truth.im[k]!);
-    truePhase[k] = Math.atan2(truth.im[k]!, truth.re[k]!);
     if (mask[k]) {
       cross += amp[k]! * trueAmp[k]!;
       square += amp[k]! ** 2;
@@ -305,12 +316,9 @@ export async function infer(context: EngineContext): Promise<EngineResult> {
   }
   const { stitched } = result;
   const { width, height, re, im } = stitched;
-  const amplitude = new Float32Array(re.length);
-  const phase = new Float32Array(re.length);
+  const { amplitude, phase } = polar(re, im);
   const object = new Float32Array(re.length * 2);
   for (let k = 0; k < re.length; k++) {
-    amplitude[k] = Math.hypot(re[k]!, im[k]!);
-    phase[k] = Math.atan2(im[k]!, re[k]!);
     object[2 * k] = re[k]!;
     object[2 * k + 1] = im[k]!;
   }
@@ -333,17 +341,11 @@ export async function infer(context: EngineContext): Promise<EngineResult> {
   const truthImages: Record<string, string> = {};
   if (data.object) {
     // The true object over the same region, each image scaled to its own range, for side-by-side viewing.
-    const trueAmplitude = new Float32Array(re.length);
-    const truePhase = new Float32Array(re.length);
-    for (let k = 0; k < re.length; k++) {
-      trueAmplitude[k] = Math.hypot(data.object.re[k]!, data.object.im[k]!);
-      truePhase[k] = Math.atan2(data.object.im[k]!, data.object.re[k]!);
-    }
-    for (const [name, values] of [
-      ["truthAmplitude", trueAmplitude],
-      ["truthPhase", truePhase],
+    const truth = polar(data.object.re, data.object.im);
+    for (const [name, file, values] of [
+      ["truthAmplitude", "truth-amplitude.png", truth.amplitude],
+      ["truthPhase", "truth-phase.png", truth.phase],
     ] as const) {
-      const file = name === "truthAmplitude" ? "truth-amplitude.png" : "truth-phase.png";
       await writeFile(join(runDir, file), encodePng(width, height, scaled(values, region), 1));
       truthImages[name] = file;
     }
