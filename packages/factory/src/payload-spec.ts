@@ -61,14 +61,19 @@ const otherJobSettings = (kind: "training" | "inference"): PayloadRule => {
     key === "logger" ||
     key === "mlflowTrackingUri";
   let fields: ReturnType<typeof listFields> | undefined;
+  // Listed on first use: building the field list is not start-up work.
+  const otherJobFields = () => {
+    fields ??= listFields(ExecutionConfigSchema).filter((f) =>
+      kind === "training" ? f.meta.category === "inference" : trainingOnly(f.meta.category, f.key),
+    );
+    return fields;
+  };
   const run = kind === "training" ? "a training run" : "an inference run";
   const other = kind === "training" ? "trainkit-infer (inference)" : "trainkit-train (training)";
   return {
     name: "other-job-settings",
     check: (config) =>
-      (fields ??= listFields(ExecutionConfigSchema).filter((f) =>
-        kind === "training" ? f.meta.category === "inference" : trainingOnly(f.meta.category, f.key),
-      ))
+      otherJobFields()
         .filter((f) => JSON.stringify(config.execution?.[f.key]) !== JSON.stringify(f.defaultValue))
         .map((f) => ({
           severity: "warning",
