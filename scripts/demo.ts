@@ -31,11 +31,12 @@ await bundle("train-cli");
 await bundle("infer-cli");
 
 mkdirSync(join(out, "data"), { recursive: true });
-step("Simulating data: 64x64 probe, 320 scan positions, 1e9 photons");
+step("Simulating data: 64x64 probe, 320 scan positions, 1e9 photons, object amplitude 0.2-1");
 const files = await writeSimulatedDataset({
   N: 64,
   positions: 320,
   seed: 1,
+  amplitudeMin: 0.2,
   trainOut: join(out, "data/train.npz"),
   testOut: join(out, "data/test.npz"),
   testFraction: 0.25,

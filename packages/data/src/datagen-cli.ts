@@ -40,6 +40,7 @@ const OPTIONS = {
   "test-fraction": { type: "string" },
   "probe-diameter": { type: "string" },
   defocus: { type: "string" },
+  "amplitude-min": { type: "string" },
   noiseless: { type: "boolean" },
   compress: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -55,6 +56,7 @@ const NUMERIC_FLAGS = {
   seed: "seed",
   "probe-diameter": "probeDiameter",
   defocus: "defocus",
+  "amplitude-min": "amplitudeMin",
   "test-fraction": "testFraction",
 } as const satisfies Partial<Record<keyof typeof OPTIONS, string>>;
 
@@ -89,6 +91,7 @@ Options:
   --test-fraction F     share of the positions in test.npz, in (0, 1) (default ${SIMULATION_DEFAULTS.testFraction})
   --probe-diameter PX   probe aperture diameter in pixels, from 2 to N (default N/2)
   --defocus RAD         probe phase at the aperture edge in radians (default ${SIMULATION_DEFAULTS.defocus})
+  --amplitude-min A     smallest object amplitude, in [0, 1); it spans [A, 1] (default ${SIMULATION_DEFAULTS.amplitudeMin})
   --noiseless           no Poisson noise: store the expected counts
   --compress            deflate the arrays, like numpy.savez_compressed
   -h, --help            show this help

@@ -38,6 +38,11 @@ export interface SimulateOptions {
   readonly defocus?: number;
   /** Poisson noise on the counts. Default true; false stores the expected counts (noiseless). */
   readonly noise?: boolean;
+  /**
+   * Smallest amplitude of the object, in [0, 1): the amplitude spans [amplitudeMin, 1]. Lower values
+   * give more absorption contrast (a stronger amplitude signal in the diffraction). Default 0.5.
+   */
+  readonly amplitudeMin?: number;
 }
 
 /** Every option resolved, plus the raster step they imply. */
@@ -57,6 +62,7 @@ export const SIMULATION_DEFAULTS = {
   seed: 0,
   defocus: 3,
   noise: true,
+  amplitudeMin: 0.5,
   testFraction: 0.25,
 } as const;
 
@@ -97,6 +103,8 @@ export interface SimulationMetadata {
     readonly defocus: number;
     readonly step: number;
     readonly poisson_noise: boolean;
+    /** The object's amplitude spans [amplitude_min, 1]. */
+    readonly amplitude_min: number;
   };
   readonly generator: "trainkit-datagen";
   readonly seed: number;
@@ -135,6 +143,7 @@ const OPTION_NAMES = [
   "probeDiameter",
   "defocus",
   "noise",
+  "amplitudeMin",
 ] as const satisfies readonly (keyof SimulateOptions)[];
 
 /** The most pixels (M * N * N, and H * W) a simulation may allocate: 2^26, about 800 MB of arrays. */
@@ -268,6 +277,14 @@ export function resolveSimulationParameters(
     origin,
   );
   const defocus = numberOption(options, "defocus", D.defocus, "must be a finite number", () => true, origin);
+  const amplitudeMin = numberOption(
+    options,
+    "amplitudeMin",
+    D.amplitudeMin,
+    "must be a number in [0, 1)",
+    (v) => v >= 0 && v < 1,
+    origin,
+  );
   const noise = options.noise ?? D.noise;
   if (typeof noise !== "boolean") throw invalid("noise", "must be true or false", noise, origin);
   const step = (1 - overlap) * probeDiameter;
@@ -290,7 +307,7 @@ export function resolveSimulationParameters(
       "use fewer positions or more overlap",
     );
   }
-  return { N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise, step };
+  return { N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise, amplitudeMin, step };
 }
 
 /**
@@ -352,6 +369,7 @@ function metadataOf(
       defocus: p.defocus,
       step: p.step,
       poisson_noise: p.noise,
+      amplitude_min: p.amplitudeMin,
     },
     generator: "trainkit-datagen",
     seed: p.seed,

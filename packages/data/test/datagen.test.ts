@@ -51,6 +51,7 @@ describe("main", () => {
         --test-fraction F     share of the positions in test.npz, in (0, 1) (default 0.25)
         --probe-diameter PX   probe aperture diameter in pixels, from 2 to N (default N/2)
         --defocus RAD         probe phase at the aperture edge in radians (default 3)
+        --amplitude-min A     smallest object amplitude, in [0, 1); it spans [A, 1] (default 0.5)
         --noiseless           no Poisson noise: store the expected counts
         --compress            deflate the arrays, like numpy.savez_compressed
         -h, --help            show this help
@@ -79,8 +80,8 @@ describe("main", () => {
       {
         "code": 0,
         "stderr": "",
-        "stdout": "wrote <tmp>/run-0/nested/train.npz: M=9 N=16 nphotons=1000000 bytes=39218
-      wrote <tmp>/run-0/nested/test.npz: M=3 N=16 nphotons=1000000 bytes=20542
+        "stdout": "wrote <tmp>/run-0/nested/train.npz: M=9 N=16 nphotons=1000000 bytes=39298
+      wrote <tmp>/run-0/nested/test.npz: M=3 N=16 nphotons=1000000 bytes=20622
       ",
       }
     `);
@@ -94,11 +95,12 @@ describe("main", () => {
     }
   });
 
-  it("passes every option through: --test-fraction, --overlap, --jitter, --probe-diameter, --defocus, --noiseless", async () => {
+  it("passes every option through: --test-fraction, --overlap, --jitter, --probe-diameter, --defocus, --amplitude-min, --noiseless", async () => {
     const dir = freshPath();
     const { code } = await run(
       ...["--out", dir, "--n", "16", "--positions", "10", "--test-fraction", "0.5", "--overlap", "0.5"],
-      ...["--jitter", "0", "--probe-diameter", "10", "--defocus", "1.5", "--noiseless", "--compress"],
+      ...["--jitter", "0", "--probe-diameter", "10", "--defocus", "1.5", "--amplitude-min", "0.25"],
+      ...["--noiseless", "--compress"],
     );
     expect(code).toBe(0);
     const npz = await loadNpz(join(dir, "test.npz"));
@@ -112,6 +114,7 @@ describe("main", () => {
         defocus: 1.5,
         step: 5,
         poisson_noise: false,
+        amplitude_min: 0.25,
       },
       split: "test",
     });
@@ -124,7 +127,7 @@ describe("main", () => {
       {
         "code": 0,
         "stderr": "",
-        "stdout": "wrote <tmp>/run-2/all.npz: M=5 N=16 nphotons=1000000000 bytes=25754
+        "stdout": "wrote <tmp>/run-2/all.npz: M=5 N=16 nphotons=1000000000 bytes=25834
       ",
       }
     `);

@@ -210,6 +210,7 @@ describe("resolveSimulationParameters", () => {
     expect(resolveSimulationParameters()).toMatchInlineSnapshot(`
       {
         "N": 64,
+        "amplitudeMin": 0.5,
         "defocus": 3,
         "jitter": 0.1,
         "noise": true,
@@ -246,6 +247,8 @@ describe("resolveSimulationParameters", () => {
       { N: 16, probeDiameter: 17 },
       { defocus: Number.POSITIVE_INFINITY },
       { noise: "yes" },
+      { amplitudeMin: 1 },
+      { amplitudeMin: -0.1 },
       { nPhotons: 1e6 },
       { probe_diameter: 8 },
       { N: 16, positions: 262144, overlap: 0, probeDiameter: 16, jitter: 1 },
@@ -277,8 +280,10 @@ describe("resolveSimulationParameters", () => {
         "options.probeDiameter: must be a number of pixels from 2 to N (16), got 17.",
         "options.defocus: must be a finite number, got Infinity.",
         "options.noise: must be true or false, got "yes".",
-        "options.nPhotons: is not a simulation option; the options are N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise. Did you mean nphotons?",
-        "options.probe_diameter: is not a simulation option; the options are N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise. Did you mean probeDiameter?",
+        "options.amplitudeMin: must be a number in [0, 1), got 1.",
+        "options.amplitudeMin: must be a number in [0, 1), got -0.1.",
+        "options.nPhotons: is not a simulation option; the options are N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise, amplitudeMin. Did you mean nphotons?",
+        "options.probe_diameter: is not a simulation option; the options are N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise, amplitudeMin. Did you mean probeDiameter?",
         "options.positions: must keep the object at most 67108864 pixels (here 8228 x 8228), got 262144; use fewer positions or more overlap.",
         "options.positions: must keep positions x N x N at most 67108864 pixels (here 2000 x 256 x 256 = 131072000), got 2000; use fewer positions or a smaller N.",
         "options.positions: must keep positions x N x N at most 67108864 pixels (here 1000000 x 16 x 16 = 256000000), got 1000000; use fewer positions or a smaller N.",
@@ -317,6 +322,7 @@ describe("simulateDataset", () => {
         "generator": "trainkit-datagen",
         "physics_parameters": {
           "N": 16,
+          "amplitude_min": 0.5,
           "amplitude_scale": 0.00006103515625,
           "defocus": 3,
           "jitter": 0.1,
@@ -425,26 +431,36 @@ describe("simulateDataset", () => {
     }
   });
 
-  it("makes a smooth object with amplitude in [0.5, 1] and phase in [-1, 1] rad", () => {
-    const { arrays } = simulateDataset({ N: 64, positions: 16 });
-    const [H = 0, W = 0] = arrays.objectGuess.shape;
-    const data = arrays.objectGuess.data;
-    const amplitude = new Float64Array(H * W);
-    const phase = new Float64Array(H * W);
-    for (let i = 0; i < H * W; i++) {
-      amplitude[i] = Math.hypot(data[2 * i]!, data[2 * i + 1]!);
-      phase[i] = Math.atan2(data[2 * i + 1]!, data[2 * i]!);
-    }
-    const range = (values: Float64Array) =>
-      [Math.min(...values), Math.max(...values)].map((v) => Number(v.toFixed(4)));
-    expect(range(amplitude)).toEqual([0.5, 1]);
-    expect(range(phase)).toEqual([-1, 1]);
-    let step = 0;
-    for (let r = 0; r < H; r++)
-      for (let c = 1; c < W; c++) step += Math.abs(amplitude[r * W + c]! - amplitude[r * W + c - 1]!);
-    // neighbouring pixels differ by a small part of the 0.5 range (white noise would give ~0.1)
-    expect(step / (H * (W - 1))).toBeLessThan(0.03);
-  });
+  it.each([
+    [undefined, 0.5],
+    [0.2, 0.2],
+  ])(
+    "makes a smooth object with amplitude in [amplitudeMin, 1] and phase in [-1, 1] rad (amplitudeMin %s)",
+    (amplitudeMin, low) => {
+      const { arrays } = simulateDataset({
+        N: 64,
+        positions: 16,
+        ...(amplitudeMin === undefined ? {} : { amplitudeMin }),
+      });
+      const [H = 0, W = 0] = arrays.objectGuess.shape;
+      const data = arrays.objectGuess.data;
+      const amplitude = new Float64Array(H * W);
+      const phase = new Float64Array(H * W);
+      for (let i = 0; i < H * W; i++) {
+        amplitude[i] = Math.hypot(data[2 * i]!, data[2 * i + 1]!);
+        phase[i] = Math.atan2(data[2 * i + 1]!, data[2 * i]!);
+      }
+      const range = (values: Float64Array) =>
+        [Math.min(...values), Math.max(...values)].map((v) => Number(v.toFixed(4)));
+      expect(range(amplitude)).toEqual([low, 1]);
+      expect(range(phase)).toEqual([-1, 1]);
+      let step = 0;
+      for (let r = 0; r < H; r++)
+        for (let c = 1; c < W; c++) step += Math.abs(amplitude[r * W + c]! - amplitude[r * W + c - 1]!);
+      // neighbouring pixels differ by a small part of the range (white noise would give ~0.2 of it)
+      expect(step / (H * (W - 1)) / (1 - low)).toBeLessThan(0.06);
+    },
+  );
 
   it("makes a soft-edged probe of probeDiameter with the defocus phase and a peak amplitude of 1", () => {
     const N = 32;
@@ -783,93 +799,93 @@ print(json.dumps(result))
         Object.entries(result).map(([name, { far_field_error: _, ...rest }]) => [name, rest]),
       );
       expect(summary).toMatchInlineSnapshot(`
-      {
-        "clean": {
-          "Y_is_object_crop": true,
-          "dtypes": {
-            "Y": "<c8",
-            "_metadata": "<U252",
-            "diffraction": "<f4",
-            "objectGuess": "<c8",
-            "probeGuess": "<c8",
-            "scan_index": "<i8",
-            "xcoords": "<f8",
-            "xcoords_start": "<f8",
-            "ycoords": "<f8",
-            "ycoords_start": "<f8",
+        {
+          "clean": {
+            "Y_is_object_crop": true,
+            "dtypes": {
+              "Y": "<c8",
+              "_metadata": "<U272",
+              "diffraction": "<f4",
+              "objectGuess": "<c8",
+              "probeGuess": "<c8",
+              "scan_index": "<i8",
+              "xcoords": "<f8",
+              "xcoords_start": "<f8",
+              "ycoords": "<f8",
+              "ycoords_start": "<f8",
+            },
+            "mean_total_over_nphotons": 1,
+            "shapes": {
+              "Y": "40 x 32 x 32",
+              "diffraction": "40 x 32 x 32",
+              "objectGuess": "65 x 70",
+              "probeGuess": "32 x 32",
+              "scan_index": "40",
+              "xcoords": "40",
+              "xcoords_start": "40",
+              "ycoords": "40",
+              "ycoords_start": "40",
+            },
+            "split": "all",
           },
-          "mean_total_over_nphotons": 1,
-          "shapes": {
-            "Y": "40 x 32 x 32",
-            "diffraction": "40 x 32 x 32",
-            "objectGuess": "65 x 70",
-            "probeGuess": "32 x 32",
-            "scan_index": "40",
-            "xcoords": "40",
-            "xcoords_start": "40",
-            "ycoords": "40",
-            "ycoords_start": "40",
+          "test": {
+            "Y_is_object_crop": true,
+            "dtypes": {
+              "Y": "<c8",
+              "_metadata": "<U272",
+              "diffraction": "<f4",
+              "objectGuess": "<c8",
+              "probeGuess": "<c8",
+              "scan_index": "<i8",
+              "xcoords": "<f8",
+              "xcoords_start": "<f8",
+              "ycoords": "<f8",
+              "ycoords_start": "<f8",
+            },
+            "mean_total_over_nphotons": 0.99,
+            "shapes": {
+              "Y": "10 x 32 x 32",
+              "diffraction": "10 x 32 x 32",
+              "objectGuess": "65 x 70",
+              "probeGuess": "32 x 32",
+              "scan_index": "10",
+              "xcoords": "10",
+              "xcoords_start": "10",
+              "ycoords": "10",
+              "ycoords_start": "10",
+            },
+            "split": "test",
           },
-          "split": "all",
-        },
-        "test": {
-          "Y_is_object_crop": true,
-          "dtypes": {
-            "Y": "<c8",
-            "_metadata": "<U252",
-            "diffraction": "<f4",
-            "objectGuess": "<c8",
-            "probeGuess": "<c8",
-            "scan_index": "<i8",
-            "xcoords": "<f8",
-            "xcoords_start": "<f8",
-            "ycoords": "<f8",
-            "ycoords_start": "<f8",
+          "train": {
+            "Y_is_object_crop": true,
+            "dtypes": {
+              "Y": "<c8",
+              "_metadata": "<U273",
+              "diffraction": "<f4",
+              "objectGuess": "<c8",
+              "probeGuess": "<c8",
+              "scan_index": "<i8",
+              "xcoords": "<f8",
+              "xcoords_start": "<f8",
+              "ycoords": "<f8",
+              "ycoords_start": "<f8",
+            },
+            "mean_total_over_nphotons": 1,
+            "shapes": {
+              "Y": "30 x 32 x 32",
+              "diffraction": "30 x 32 x 32",
+              "objectGuess": "65 x 70",
+              "probeGuess": "32 x 32",
+              "scan_index": "30",
+              "xcoords": "30",
+              "xcoords_start": "30",
+              "ycoords": "30",
+              "ycoords_start": "30",
+            },
+            "split": "train",
           },
-          "mean_total_over_nphotons": 0.99,
-          "shapes": {
-            "Y": "10 x 32 x 32",
-            "diffraction": "10 x 32 x 32",
-            "objectGuess": "65 x 70",
-            "probeGuess": "32 x 32",
-            "scan_index": "10",
-            "xcoords": "10",
-            "xcoords_start": "10",
-            "ycoords": "10",
-            "ycoords_start": "10",
-          },
-          "split": "test",
-        },
-        "train": {
-          "Y_is_object_crop": true,
-          "dtypes": {
-            "Y": "<c8",
-            "_metadata": "<U253",
-            "diffraction": "<f4",
-            "objectGuess": "<c8",
-            "probeGuess": "<c8",
-            "scan_index": "<i8",
-            "xcoords": "<f8",
-            "xcoords_start": "<f8",
-            "ycoords": "<f8",
-            "ycoords_start": "<f8",
-          },
-          "mean_total_over_nphotons": 1,
-          "shapes": {
-            "Y": "30 x 32 x 32",
-            "diffraction": "30 x 32 x 32",
-            "objectGuess": "65 x 70",
-            "probeGuess": "32 x 32",
-            "scan_index": "30",
-            "xcoords": "30",
-            "xcoords_start": "30",
-            "ycoords": "30",
-            "ycoords_start": "30",
-          },
-          "split": "train",
-        },
-      }
-    `);
+        }
+      `);
     },
   );
 });

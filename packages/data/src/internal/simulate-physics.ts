@@ -17,6 +17,8 @@ export interface PhysicsParameters {
   readonly probeDiameter: number;
   readonly defocus: number;
   readonly noise: boolean;
+  /** The object's amplitude spans [amplitudeMin, 1]. */
+  readonly amplitudeMin: number;
 }
 
 /** Independent random streams of one seed, so that e.g. nphotons never changes the object. */
@@ -138,14 +140,17 @@ export function objectSmoothing(N: number): number {
 }
 
 /**
- * The complex object, (H, W) interleaved complex64: amplitude in [0.5, 1] and phase in [-1, 1] rad,
+ * The complex object, (H, W) interleaved complex64: amplitude in [amplitudeMin, 1] and phase in [-1, 1] rad,
  * each a smoothed seeded noise field rescaled to exactly that range.
  */
-export function simulateObject(p: Pick<PhysicsParameters, "N" | "seed">, layout: ScanLayout): Float32Array {
+export function simulateObject(
+  p: Pick<PhysicsParameters, "N" | "seed" | "amplitudeMin">,
+  layout: ScanLayout,
+): Float32Array {
   const random = new Random(p.seed, STREAM.object);
   const { height, width } = layout;
   const sigma = objectSmoothing(p.N);
-  const amplitude = smoothField(random, height, width, sigma, 0.5, 1);
+  const amplitude = smoothField(random, height, width, sigma, p.amplitudeMin, 1);
   const phase = smoothField(random, height, width, sigma, -1, 1);
   const object = new Float32Array(2 * height * width);
   for (let i = 0; i < amplitude.length; i++) {
