@@ -365,9 +365,10 @@ export function createPtychoModel(
   const forward = (inputs: ModelInputs): ForwardOutput => {
     const x = inputs.diffraction;
     checkInputs(x);
-    // The input is x * s0 / s. The first convolution is linear in its input, so the factor is applied
-    // to its (small) kernel instead: same result, and the input gradient of that convolution (the
-    // data's, never needed) is skipped while the scale still gets its gradient through the kernel.
+    // The input is x * inputScale * s0 / s. The first convolution is linear in its input, so the
+    // factor is applied to its (small) kernel instead: same result, and the input gradient of that
+    // convolution (the data's, never needed) is skipped while the scale still gets its gradient
+    // through the kernel.
     const ratio = tf.div(scale0.value * inputScale, tf.exp(logScale));
     const first = encoder[0];
     let h = conv2dSame(x, tf.mul(first.kernel, ratio), {
