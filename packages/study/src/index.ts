@@ -1,0 +1,16 @@
+export {
+  type AxisValue,
+  type Executor,
+  type ExecutorContext,
+  type ExecutorKind,
+  JOB_STATUSES,
+  type JobCommand,
+  type JobEvent,
+  type JobMetrics,
+  type JobStatus,
+  type MetricName,
+  type PlannedJob,
+  type ResultRow,
+  STEPS,
+  type Step,
+} from "./types.ts";
