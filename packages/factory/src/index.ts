@@ -1,6 +1,6 @@
 export type { AuditEntry, ShadowedValue } from "./audit.ts";
 export { parseConfigText } from "./config-text.ts";
-export { detectEnvironment, type RunEnvironment } from "./environment.ts";
+export { detectEnvironment, environmentEntries, inferredLayer, type RunEnvironment } from "./environment.ts";
 export { FactoryError, type FactoryErrorCode, isFactoryError } from "./errors.ts";
 export { codeLayer, type Layer, type LayerEntry, layerFromSections, type SectionedInput } from "./layer.ts";
 export {
@@ -20,11 +20,14 @@ export {
   type InferencePayload,
   type InferencePayloadConfig,
   type InferencePayloadOptions,
+  inspectTrainingData,
   type Payload,
   resolvePayload,
+  type TrainingDataFacts,
   type TrainingPayload,
   type TrainingPayloadConfig,
   type TrainingPayloadOptions,
+  trainingDataFiles,
 } from "./payload.ts";
 export { INFERENCE_SPEC, PAYLOAD_SPECS, type PayloadKind, TRAINING_SPEC } from "./payload-spec.ts";
 export { type PayloadRule, type PayloadSpec, peekValue, type Resolution, resolve } from "./resolve.ts";

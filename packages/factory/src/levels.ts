@@ -51,6 +51,14 @@ export type Origin =
   | { readonly kind: "legacy"; readonly file: string; readonly key: string }
   | { readonly kind: "run"; readonly dir: string }
   | { readonly kind: "inferred"; readonly from: string }
+  /** A study spec: an axis value, a named job, a repeat's seed or a fold (`axis` says which). */
+  | {
+      readonly kind: "study";
+      readonly file: string;
+      readonly line: number;
+      readonly column: number;
+      readonly axis: string;
+    }
   | { readonly kind: "default" };
 
 /** A human phrase for an origin: `"--batch-size 32" on the command line`, `exp.yaml:4:3`, ... */
@@ -70,6 +78,8 @@ export function describeOrigin(origin: Origin): string {
       return `previous run ${origin.dir}`;
     case "inferred":
       return `inferred from ${origin.from}`;
+    case "study":
+      return `study axis ${origin.axis} (${origin.file}:${origin.line}:${origin.column})`;
     case "default":
       return "the default";
   }

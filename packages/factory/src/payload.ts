@@ -192,20 +192,28 @@ function peekString(kind: PayloadKind, layers: readonly Layer[], path: string) {
     : undefined;
 }
 
+/** What a training payload learns from its data files before resolution. */
+export interface TrainingDataFacts {
+  /** Data-contract warnings. */
+  readonly warnings: readonly ConfigWarning[];
+  /** `inferred`-level values from the data (`model.N`, `training.nphotons`). */
+  readonly inferred: readonly LayerEntry[];
+}
+
 /**
- * Builds a validated training payload `{ model, training, execution }` from every level: `overrides`
- * (and the `trainDataFile`/`outputDir` arguments), `execution`, `sources`, values inferred from the
- * training data and the machine, and the schema defaults. Throws `ConfigError` (validation) or
- * `FactoryError` (sources and data files).
+ * Checks a training payload's data files against the data contract and infers what the training
+ * file says (`N` from the probe, `nphotons` from its metadata). `createTrainingPayload` calls it once
+ * per payload; a study calls it once per distinct file set and reuses the answer for every job.
+ * Throws `FactoryError` (`DATA_NOT_FOUND`, `DATA_INVALID`).
  */
-export async function createTrainingPayload(options: TrainingPayloadOptions = {}): Promise<TrainingPayload> {
-  const { layers, warnings } = await gatherLayers("training", options, {
-    "training.trainDataFile": options.trainDataFile,
-    "training.outputDir": options.outputDir,
-  });
-  const modelType = peekValue(PAYLOAD_SPECS.training, layers, "model.modelType")?.value;
-  const inferred: LayerEntry[] = environmentEntries(options.environment ?? detectEnvironment());
-  const train = peekString("training", layers, "training.trainDataFile");
+export async function inspectTrainingData(files: {
+  readonly train?: { readonly value: string; readonly origin: Origin } | undefined;
+  readonly test?: { readonly value: string; readonly origin: Origin } | undefined;
+  readonly modelType?: unknown;
+}): Promise<TrainingDataFacts> {
+  const warnings: ConfigWarning[] = [];
+  const inferred: LayerEntry[] = [];
+  const { train, test, modelType } = files;
   if (train) {
     warnings.push(...(await checkDataFile(train.value, train.origin, "training.trainDataFile", modelType)));
     const probe = await inferProbeSize(train.value);
@@ -219,10 +227,38 @@ export async function createTrainingPayload(options: TrainingPayloadOptions = {}
       });
     }
   }
-  const test = peekString("training", layers, "training.testDataFile");
   if (test)
     warnings.push(...(await checkDataFile(test.value, test.origin, "training.testDataFile", modelType)));
-  return resolvePayload("training", [...layers, inferredLayer(inferred)], warnings);
+  return { warnings, inferred };
+}
+
+/** The data files (and model type) a training payload's layers point at, before resolution. */
+export function trainingDataFiles(layers: readonly Layer[]): {
+  readonly train: { readonly value: string; readonly origin: Origin } | undefined;
+  readonly test: { readonly value: string; readonly origin: Origin } | undefined;
+  readonly modelType: unknown;
+} {
+  return {
+    train: peekString("training", layers, "training.trainDataFile"),
+    test: peekString("training", layers, "training.testDataFile"),
+    modelType: peekValue(PAYLOAD_SPECS.training, layers, "model.modelType")?.value,
+  };
+}
+
+/**
+ * Builds a validated training payload `{ model, training, execution }` from every level: `overrides`
+ * (and the `trainDataFile`/`outputDir` arguments), `execution`, `sources`, values inferred from the
+ * training data and the machine, and the schema defaults. Throws `ConfigError` (validation) or
+ * `FactoryError` (sources and data files).
+ */
+export async function createTrainingPayload(options: TrainingPayloadOptions = {}): Promise<TrainingPayload> {
+  const { layers, warnings } = await gatherLayers("training", options, {
+    "training.trainDataFile": options.trainDataFile,
+    "training.outputDir": options.outputDir,
+  });
+  const facts = await inspectTrainingData(trainingDataFiles(layers));
+  const inferred = [...environmentEntries(options.environment ?? detectEnvironment()), ...facts.inferred];
+  return resolvePayload("training", [...layers, inferredLayer(inferred)], [...warnings, ...facts.warnings]);
 }
 
 /**
