@@ -1,0 +1,45 @@
+/** Closed set of study error codes. All are user errors (exit code 2) unless noted. */
+export type StudyErrorCode =
+  | "SPEC_NOT_FOUND"
+  | "SPEC_MALFORMED"
+  | "SPEC_INVALID"
+  | "AXIS_PATH_UNKNOWN"
+  | "TEMPLATE_UNKNOWN"
+  | "DATA_MISSING"
+  | "JOB_INVALID"
+  | "FLAG_COLLIDES"
+  | "SELECTION_EMPTY"
+  | "UNSUPPORTED_SETTINGS"
+  | "JOURNAL_CORRUPT"
+  | "JOURNAL_FOREIGN"
+  | "STUDY_LOCKED"
+  | "SPEC_CHANGED"
+  | "OUTPUT_DIR_TAKEN"
+  | "NOTHING_TO_RESUME"
+  | "NOT_A_STUDY";
+
+/** A study that cannot be planned, run or read. */
+export class StudyError extends Error {
+  override readonly name = "StudyError";
+  readonly code: StudyErrorCode;
+
+  constructor(code: StudyErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+export function isStudyError(value: unknown, code?: StudyErrorCode): value is StudyError {
+  return (
+    value instanceof Error &&
+    value.name === "StudyError" &&
+    typeof (value as Partial<StudyError>).code === "string" &&
+    (code === undefined || (value as StudyError).code === code)
+  );
+}
+
+/** One message listing several problems: the first alone, or a count and a bulleted list. */
+export function listProblems(head: string, problems: readonly string[]): string {
+  if (problems.length === 1) return `${head}: ${problems[0]}`;
+  return `${head}: ${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
+}
