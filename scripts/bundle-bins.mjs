@@ -24,7 +24,7 @@ export async function bundle(name) {
     platform: "node",
     target: "node20",
     conditions: ["@trainkit/source"],
-    external: ["@tensorflow/*", "cli-progress", "yaml"],
+    external: ["@tensorflow/*", "cli-progress", "yaml", "vega", "vega-lite"],
     minify: true,
     sourcemap: "linked",
     legalComments: "none",

@@ -1,3 +1,52 @@
+export { isStudyError, StudyError, type StudyErrorCode } from "./errors.ts";
+export {
+  foldJournal,
+  JOURNAL_FORMAT,
+  type JournalEvent,
+  type JournalJobState,
+  journalPath,
+  readJournal,
+} from "./journal.ts";
+export { createLocalExecutor, type LocalExecutorOptions, TEMPFAIL } from "./local-executor.ts";
+export { METRIC_NAMES } from "./metrics.ts";
+export { type WrittenOutputs, writeStudyOutputs } from "./outputs.ts";
+export {
+  type GlobalLauncherFlags,
+  type JobLauncher,
+  type PlanOptions,
+  payloadSha256,
+  planStudy,
+  type StudyJob,
+  type StudyPlan,
+} from "./plan.ts";
+export { createLiveProgress, createPlainProgress, type ProgressView } from "./progress.ts";
+export {
+  collectResults,
+  finalStatus,
+  readJobOutcome,
+  readStudyManifest,
+  type StudyManifest,
+  type StudyManifestJob,
+} from "./results.ts";
+export {
+  checkStudyDirectory,
+  type RerunSelection,
+  type RunStudyOptions,
+  runStudy,
+  type StudyOutcome,
+} from "./run.ts";
+export {
+  canonicalJson,
+  defineStudy,
+  type LoadedSpec,
+  loadStudySpec,
+  parseStudySpec,
+  type StudySpec,
+  type StudySpecInput,
+  StudySpecSchema,
+  specFromObject,
+} from "./spec.ts";
+export { studyStatus } from "./status.ts";
 export {
   type AxisValue,
   type Executor,

@@ -51,7 +51,13 @@ export interface JobLauncher {
 }
 
 /** Launcher flags typed on the study's command line (they apply to every job). */
-export type GlobalLauncherFlags = Partial<JobLauncher> & { readonly backend?: string };
+export interface GlobalLauncherFlags {
+  readonly backend?: string;
+  readonly command?: string;
+  readonly dialect?: string;
+  readonly allowDropped?: boolean;
+  readonly timeout?: number;
+}
 
 export interface PlanOptions {
   /** Global flags as layers (override and execution levels), e.g. from cli-kit's `parseArgv`. */
@@ -240,8 +246,8 @@ function combinations(loaded: LoadedSpec, axes: readonly Axis[], folds: number |
       }
     }
   };
-  spec.exclude.forEach((e, i) => checkKeys(e, "exclude", i));
-  spec.include.forEach((e, i) => checkKeys(e, "include", i));
+  for (const [i, e] of spec.exclude.entries()) checkKeys(e, "exclude", i);
+  for (const [i, e] of spec.include.entries()) checkKeys(e, "include", i);
 
   const points: { picks: (AxisOption | undefined)[]; include?: number }[] = [];
   const walk = (depth: number, picks: AxisOption[]) => {
@@ -987,6 +993,7 @@ function jobCommands(
         test ?? "",
         "--output-dir",
         join(dir, "infer"),
+        "--overwrite",
         ...(hasInferConfig ? ["--config", planFileOf(spec.outputDir, index, "infer.json")] : []),
       ],
     });

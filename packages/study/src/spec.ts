@@ -149,6 +149,8 @@ export interface Position {
 export interface LoadedSpec {
   readonly file: string;
   readonly spec: StudySpec;
+  /** The document as written (before defaults), for change detection. */
+  readonly raw: unknown;
   /** SHA-256 of the spec as a canonical JSON document (formatting and comments do not count). */
   readonly sha256: string;
   /** Line and column of the value at a path (the nearest written ancestor). */
@@ -258,7 +260,7 @@ export async function parseStudySpec(text: string, file: string): Promise<Loaded
         else if (keyRange) positions.set(key(child), positions.get(`${key(child)}\u0000#key`) as Position);
       }
     } else if (isSeq(node)) {
-      node.items.forEach((item, i) => walk(item, [...path, i]));
+      for (const [i, item] of node.items.entries()) walk(item, [...path, i]);
     }
   };
   walk(doc.contents, []);
@@ -280,6 +282,7 @@ export async function parseStudySpec(text: string, file: string): Promise<Loaded
   return {
     file,
     spec,
+    raw,
     sha256: await sha256Hex(canonicalJson(raw)),
     at,
     sourceText: (path) => sources.get(key(path)),
@@ -290,7 +293,14 @@ export async function parseStudySpec(text: string, file: string): Promise<Loaded
 export async function specFromObject(input: StudySpecInput, file = "<code>"): Promise<LoadedSpec> {
   const at = () => ({ line: 1, column: 1 });
   const spec = validate(input, file, at);
-  return { file, spec, sha256: await sha256Hex(canonicalJson(input)), at, sourceText: () => undefined };
+  return {
+    file,
+    spec,
+    raw: input,
+    sha256: await sha256Hex(canonicalJson(input)),
+    at,
+    sourceText: () => undefined,
+  };
 }
 
 /** Reads and parses a study spec file. */
@@ -310,4 +320,15 @@ export async function loadStudySpec(file: string): Promise<LoadedSpec> {
     );
   }
   return parseStudySpec(text, file);
+}
+
+/** Paths (dotted) where two spec documents differ. */
+export function specDifferences(before: unknown, after: unknown, path = ""): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === "object" && !Array.isArray(v);
+  if (isObject(before) && isObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+    return keys.flatMap((k) => specDifferences(before[k], after[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(before) === JSON.stringify(after) ? [] : [path || "(the whole spec)"];
 }

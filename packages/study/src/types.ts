@@ -70,6 +70,8 @@ export interface JobEvent {
   /** ISO time of the change. */
   readonly time: string;
   readonly message?: string;
+  /** A failure worth retrying: exit code 75, a signal the user did not send, out of memory. */
+  readonly transient?: boolean;
 }
 
 /** What an executor gets from the study runner. */

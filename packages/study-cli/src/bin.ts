@@ -1,0 +1,3 @@
+import { runStudyProcess } from "./cli.ts";
+
+await runStudyProcess();
