@@ -337,9 +337,24 @@ function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** The canonical payload document's hash, as the launcher records it in manifest.json. */
+/** Paths of the secret fields of a training payload (masked in payload documents). */
+const SECRET_PATHS: readonly (readonly [string, string])[] = Object.entries(TRAINING.sections).flatMap(
+  ([name, section]) =>
+    listFields(section.schema)
+      .filter((f) => f.meta.secret)
+      .map((f) => [name, f.key] as const),
+);
+
+/**
+ * The payload document's hash, as the launcher records it in manifest.json (the same bytes as
+ * `payloadDocument`; without a secret set, the document is the config itself, which saves
+ * rebuilding it for every job of a large study).
+ */
 export function payloadSha256(payload: TrainingPayload): string {
-  return sha256(`${JSON.stringify(payloadDocument(payload), null, 2)}\n`);
+  const config = payload.config as unknown as Record<string, Record<string, unknown>>;
+  const plain = SECRET_PATHS.every(([section, key]) => config[section]?.[key] == null);
+  const document = plain ? { kind: payload.kind, config } : payloadDocument(payload);
+  return sha256(`${JSON.stringify(document, null, 2)}\n`);
 }
 
 /** The launcher settings of a base config file's `launcher:` section. */
@@ -443,13 +458,13 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
   varied.set("training.outputDir", "the study (each job writes to <outputDir>/jobs/<index>-<label>)");
   for (const path of globalPaths) {
     const by = varied.get(path);
-    if (by) collisions.push(`${globalToken(path)} sets ${path}, which the study varies through ${by}`);
+    if (by) collisions.push(`"${globalToken(path)}" sets ${path}, which the study varies through ${by}.`);
   }
   if (collisions.length > 0) {
     throw new StudyError(
       "FLAG_COLLIDES",
       listProblems("Global options collide with the study", collisions) +
-        (collisions.length === 1 ? " Remove the option, or the axis from the spec." : ""),
+        "\nRemove the option, or the axis from the spec.",
     );
   }
 
@@ -861,11 +876,13 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
     if (i === 0) warnings.push(...payload.warnings);
   }
   if (jobProblems.length > 0) {
-    const shown = jobProblems.slice(0, 20);
+    const shown = groupProblems(jobProblems).slice(0, 20);
     throw new StudyError(
       jobProblems.some((p) => p.includes("cannot honour")) ? "UNSUPPORTED_SETTINGS" : "JOB_INVALID",
       listProblems(`${jobProblems.length === 1 ? "A job" : "Jobs"} of study ${spec.name} cannot run`, shown) +
-        (jobProblems.length > shown.length ? `\n  ... and ${jobProblems.length - shown.length} more` : "") +
+        (groupProblems(jobProblems).length > shown.length
+          ? `\n  ... and ${groupProblems(jobProblems).length - shown.length} more`
+          : "") +
         (jobProblems.some((p) => p.includes("cannot honour")) && !options.allowDropped
           ? "\nUse --allow-dropped to run those jobs without the global options their backend cannot honour (recorded as dropped)."
           : ""),
@@ -873,6 +890,21 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
   }
   jobs.sort((a, b) => a.index - b.index);
   return { spec: loaded, jobs, total: drafts.length, axes: labelAxes, globalPaths, warnings };
+}
+
+/** Problems that every job shares are said once, with the jobs they concern. */
+function groupProblems(problems: readonly string[]): string[] {
+  const groups = new Map<string, string[]>();
+  for (const p of problems) {
+    const m = /^job (\S+) \(([^)]*)\): ([\s\S]*)$/.exec(p);
+    const message = m ? (m[3] as string) : p;
+    groups.set(message, [...(groups.get(message) ?? []), m ? `${m[1]}` : ""]);
+  }
+  return [...groups].map(([message, jobs]) =>
+    jobs.length === 1
+      ? (problems.find((p) => p.endsWith(message)) ?? message)
+      : `jobs ${jobs.length > 6 ? `${jobs.slice(0, 3).join(", ")}, ... ${jobs.at(-1)} (${jobs.length} jobs)` : jobs.join(", ")}: ${message}`,
+  );
 }
 
 function pickLauncher(job: Record<string, unknown>): Partial<JobLauncher> {
