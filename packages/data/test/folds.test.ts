@@ -17,7 +17,9 @@ const scanArb = fc
       { minLength: 2, maxLength: 80 },
     ),
   )
-  .chain((points) => fc.record({ points: fc.constant(points), k: fc.integer({ min: 2, max: points.length }) }));
+  .chain((points) =>
+    fc.record({ points: fc.constant(points), k: fc.integer({ min: 2, max: points.length }) }),
+  );
 
 describe("assignSpatialFolds", () => {
   it("puts every position in exactly one fold, sizes within one, blocks in order along the axis", () => {

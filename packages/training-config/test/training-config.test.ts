@@ -250,8 +250,12 @@ describe("parseTrainingConfig", () => {
   });
 
   it("says which fold settings are missing or out of range", () => {
-    expect(failMessage(safeParseTrainingConfig({ foldCount: 5 }))).toMatchInlineSnapshot(`"training.foldCount: needs foldIndex (the fold to validate on), got 5. Set foldIndex to one of 0..4 as well, or set foldCount to null."`);
-    expect(failMessage(safeParseTrainingConfig({ foldCount: 3, foldIndex: 3 }))).toMatchInlineSnapshot(`"training.foldIndex: must be below foldCount (3), got 3. Folds are numbered 0..2."`);
+    expect(failMessage(safeParseTrainingConfig({ foldCount: 5 }))).toMatchInlineSnapshot(
+      `"training.foldCount: needs foldIndex (the fold to validate on), got 5. Set foldIndex to one of 0..4 as well, or set foldCount to null."`,
+    );
+    expect(failMessage(safeParseTrainingConfig({ foldCount: 3, foldIndex: 3 }))).toMatchInlineSnapshot(
+      `"training.foldIndex: must be below foldCount (3), got 3. Folds are numbered 0..2."`,
+    );
   });
 
   it("says a batch size must be a power of two", () => {
