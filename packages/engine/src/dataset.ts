@@ -93,7 +93,9 @@ export function subsetScanData(data: ScanData, positions: Int32Array): ScanData 
   const NN = data.N * data.N;
   const rows = (source: Float32Array) => {
     const out = new Float32Array(positions.length * NN);
-    positions.forEach((m, i) => out.set(source.subarray(m * NN, (m + 1) * NN), i * NN));
+    positions.forEach((m, i) => {
+      out.set(source.subarray(m * NN, (m + 1) * NN), i * NN);
+    });
     return out;
   };
   return {
