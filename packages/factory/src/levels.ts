@@ -50,6 +50,7 @@ export type Origin =
   | { readonly kind: "env"; readonly variable: string }
   | { readonly kind: "legacy"; readonly file: string; readonly key: string }
   | { readonly kind: "run"; readonly dir: string }
+  | { readonly kind: "payload"; readonly file: string }
   | { readonly kind: "inferred"; readonly from: string }
   | { readonly kind: "default" };
 
@@ -68,6 +69,8 @@ export function describeOrigin(origin: Origin): string {
       return `legacy params ${origin.file}, key "${origin.key}"`;
     case "run":
       return `previous run ${origin.dir}`;
+    case "payload":
+      return `payload file ${origin.file}`;
     case "inferred":
       return `inferred from ${origin.from}`;
     case "default":

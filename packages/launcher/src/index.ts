@@ -17,6 +17,9 @@ export {
   type LaunchOptions,
   type LaunchOutcome,
   launch,
+  type PlannedPayload,
+  planRunDirectory,
+  type RunDirectoryPlan,
   runDirectoryOf,
 } from "./launch.ts";
 export {
