@@ -30,4 +30,10 @@ export {
   readManifest,
   sha256,
 } from "./manifest.ts";
-export { type ProcessOptions, probeCommand, processBackend, processOptionsOf } from "./process-backend.ts";
+export {
+  type ProcessOptions,
+  probeCommand,
+  processBackend,
+  processOptionsOf,
+  threadEnvironment,
+} from "./process-backend.ts";
