@@ -41,6 +41,7 @@ describe("--backend process", () => {
       legacyBeside: true,
       secret: "https://u:s3cret@ml",
       maskedInFile: "***",
+      threads: [null, null, null], // computeThreads auto without a budget: the program's own default
     });
     expect(readFileSync(join(o, "logs/stdout.log"), "utf8")).toBe("child: trained\n");
     expect(readFileSync(join(o, "logs/stderr.log"), "utf8")).toBe("child: a warning\n");
@@ -50,6 +51,39 @@ describe("--backend process", () => {
       command: CHILD,
       dialect: "payload",
     });
+  });
+
+  it("hands the program its compute threads: OMP_NUM_THREADS, MKL_NUM_THREADS and the budget", () => {
+    const fixed = out();
+    const three = run("train", [
+      ...base(fixed),
+      "--backend",
+      "process",
+      "--command",
+      CHILD,
+      "--compute-threads",
+      "3",
+    ]);
+    expect(three.status, three.stderr).toBe(0);
+    expect(json(join(fixed, "child.json")).threads).toEqual(["3", "3", "3"]);
+    const auto = out();
+    const budget = run("train", [...base(auto), "--backend", "process", "--command", CHILD], {
+      env: { TRAINKIT_THREAD_BUDGET: "2" },
+    });
+    expect(budget.status, budget.stderr).toBe(0);
+    expect(json(join(auto, "child.json")).threads).toEqual(["2", "2", "2"]);
+  });
+
+  it("refuses folds for the ptycho-torch dialect before the run, and honours compute threads there", () => {
+    const ptycho = ["--backend", "process", "--command", FAKE, "--dialect", "ptycho-torch", "--dry-run"];
+    const folds = run("train", [...base(out()), ...ptycho, "--fold-count", "3", "--fold-index", "1"]);
+    expect(folds.status).toBe(2);
+    expect(folds.stderr).toContain("The process backend cannot honour 2 settings:");
+    expect(folds.stderr).toContain(
+      'training.foldCount = 3 (from "--fold-count 3" on the command line): supported only its default null: the program has no flag for it. ptycho_torch.train has no k-fold option',
+    );
+    const threads = run("train", [...base(out()), ...ptycho, "--compute-threads", "2"]);
+    expect(threads.status, threads.stderr).toBe(0);
   });
 
   it("renders the upstream flags of every mapped knob for the ptycho-torch dialect", () => {

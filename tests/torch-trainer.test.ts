@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeSimulatedDataset } from "@trainkit/data";
+import { assignSpatialFolds, loadNpz, splitFold, writeSimulatedDataset } from "@trainkit/data";
 import { createTrainingPayload, type TrainingPayloadOptions } from "@trainkit/factory";
 import { payloadDocument } from "@trainkit/launcher";
 import { describe, expect, it } from "vitest";
@@ -172,6 +172,35 @@ describe("examples/torch-trainer", () => {
       expect(weightDistance(b16, b8)).toBeGreaterThan(1e-4);
     },
     120_000,
+  );
+
+  it.skipIf(!torch)(
+    `validates on the fold trainkit's assignSpatialFolds holds out, on the threads of the budget ${SKIPPED}`,
+    async () => {
+      const { out, file } = await writeRun("fold", {
+        training: { testDataFile: testOut, foldCount: 3, foldIndex: 1, nepochs: 1 },
+        execution: { computeThreads: "auto" },
+      });
+      const result = python([TRAINER, "--payload", file], { TRAINKIT_THREAD_BUDGET: "1" });
+      expect(result.status, result.stderr).toBe(0);
+      const { arrays } = await loadNpz(trainOut, { keys: ["xcoords", "ycoords"] });
+      const expected = splitFold(
+        assignSpatialFolds(
+          arrays.get("xcoords")!.data as Float64Array,
+          arrays.get("ycoords")!.data as Float64Array,
+          3,
+        ),
+        1,
+      );
+      const folds = JSON.parse(readFileSync(join(out, "folds.json"), "utf8"));
+      expect(folds.validationPositions).toEqual([...expected.validation]);
+      expect(folds.trainPositions).toEqual([...expected.train]);
+      expect(result.stderr).toContain(
+        `torch-trainer: 1 threads, ${expected.train.length} training patterns, ${expected.validation.length} validation patterns`,
+      );
+      expect(Number.isFinite(metrics(out)[0]!.val_loss)).toBe(true);
+    },
+    60_000,
   );
 
   it.skipIf(!torch)(

@@ -29,8 +29,8 @@ from torch import nn
 HONOURED = {
     "model": "N gridsize nFiltersScale modelType architecture generatorOutputMode ampActivation probeMask",
     "training": "trainDataFile testDataFile batchSize nepochs nGroups subsampleSeed sequentialSampling "
-                "probeTrainable intensityScaleTrainable outputDir torchLossMode",
-    "execution": "accelerator precision deterministic seed optimizer learningRate momentum weightDecay adamBeta1 "
+                "probeTrainable intensityScaleTrainable outputDir torchLossMode foldCount foldIndex",
+    "execution": "accelerator computeThreads precision deterministic seed optimizer learningRate momentum weightDecay adamBeta1 "
                  "adamBeta2 scheduler lrGamma lrMilestones lrMilestoneFactor lrWarmupEpochs lrMinRatio plateauFactor "
                  "plateauPatience plateauMinLr plateauThreshold gradientClipVal gradientClipAlgorithm "
                  "accumulateGradBatches enableCheckpointing checkpointSaveTopK checkpointMonitor checkpointMode "
@@ -91,14 +91,41 @@ def check_settings(config):
               file=sys.stderr)
 
 
+def spatial_folds(x, y, k):
+    """The fold of each scan position: k stripes across the longer extent, as @trainkit/data's
+    assignSpatialFolds (order by that coordinate, then the other, then index; the first M mod k
+    folds one longer)."""
+    m = len(x)
+    if k > m:
+        refuse(f"training.foldCount: {k} folds need at least {k} scan positions; the training file has {m}.")
+    along, other = (x, y) if np.ptp(x) >= np.ptp(y) else (y, x)
+    order = np.lexsort((np.arange(m), other, along))
+    sizes = [m // k + (1 if f < m % k else 0) for f in range(k)]
+    folds = np.empty(m, dtype=np.int64)
+    folds[order] = np.repeat(np.arange(k), sizes)
+    return folds
+
+
+def set_threads(execution):
+    """execution.computeThreads: a number, or auto = the orchestrator's TRAINKIT_THREAD_BUDGET (else torch's default)."""
+    threads = execution["computeThreads"]
+    if threads == "auto":
+        budget = os.environ.get("TRAINKIT_THREAD_BUDGET", "").strip()
+        threads = int(budget) if budget.isdigit() and int(budget) > 0 else None
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def load_npz(path, n_expected=None):
     with np.load(path) as d:
         amp = d["diffraction"] if "diffraction" in d else d["diff3d"]
         probe, y = d["probeGuess"], (d["Y"] if "Y" in d else None)
+        coords = (d["xcoords"].astype(np.float64), d["ycoords"].astype(np.float64))
     if n_expected is not None and probe.shape[0] != n_expected:
         refuse(f"model.N is {n_expected} but probeGuess in {path} is {probe.shape[0]}x{probe.shape[1]}.")
     return torch.from_numpy(amp.astype(np.float32)), torch.from_numpy(probe.astype(np.complex64)), \
-        None if y is None else torch.from_numpy(y.astype(np.complex64))
+        None if y is None else torch.from_numpy(y.astype(np.complex64)), coords
 
 
 class Net(nn.Module):
@@ -188,14 +215,25 @@ def pick_device(accelerator):
 
 
 def load_data(cfg, device):
-    """Training patterns (nGroups of them, drawn as upstream does at gridsize 1) and validation data."""
+    """Training patterns (nGroups of them, drawn as upstream does at gridsize 1) and validation data:
+    the test file, or with training.foldCount the positions of fold foldIndex of the training file
+    (training then draws from the other folds only); the split goes to folds.json."""
     tr, n_model, supervised = cfg["training"], cfg["model"]["N"], cfg["model"]["modelType"] == "supervised"
     try:
-        amp, probe, y = load_npz(tr["trainDataFile"], n_model)
-        val = load_npz(tr["testDataFile"], n_model) if tr["testDataFile"] else None
+        amp, probe, y, (xs, ys) = load_npz(tr["trainDataFile"], n_model)
+        folded = tr["foldCount"] is not None
+        val = load_npz(tr["testDataFile"], n_model)[:3] if tr["testDataFile"] and not folded else None
     except (OSError, KeyError, ValueError) as error:
         print(f"torch-trainer: cannot read the data: {error}", file=sys.stderr)
         sys.exit(1)
+    if folded:
+        folds = spatial_folds(xs, ys, tr["foldCount"])
+        held, kept = np.flatnonzero(folds == tr["foldIndex"]), np.flatnonzero(folds != tr["foldIndex"])
+        val = (amp[held], probe, None if y is None else y[held])
+        amp, y = amp[kept], None if y is None else y[kept]
+        with open(os.path.join(tr["outputDir"], "folds.json"), "w") as f:
+            json.dump({"trainDataFile": tr["trainDataFile"], "foldCount": tr["foldCount"], "foldIndex": tr["foldIndex"],
+                       "trainPositions": kept.tolist(), "validationPositions": held.tolist()}, f)
     for name, data in (("trainDataFile", (amp, probe, y)), ("testDataFile", val)):
         if supervised and data is not None and data[2] is None:
             refuse(f'model.modelType: "supervised" needs ground truth Y, which training.{name} lacks; use "pinn".')
@@ -222,7 +260,11 @@ def main():
     tr, ex = cfg["training"], cfg["execution"]
     check_settings(cfg)
     device = pick_device(ex["accelerator"])
+    threads = set_threads(ex)
+    os.makedirs(tr["outputDir"], exist_ok=True)
     (amp, probe, y), val = load_data(cfg, device)
+    print(f"torch-trainer: {threads} threads, {amp.shape[0]} training patterns, "
+          f"{0 if val is None else val[0].shape[0]} validation patterns", file=sys.stderr, flush=True)
     monitor = ex["checkpointMonitor"]
     if monitor == "val_loss" and val is None:
         monitor = "train_loss"

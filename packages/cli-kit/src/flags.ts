@@ -65,6 +65,16 @@ export const OPTIONS = {
     value: "DIR",
     help: "Start from the payload of a previous run (lowest config source).",
   },
+  payload: {
+    group: "Configuration",
+    value: "FILE",
+    help: "Run exactly the resolved payload in FILE (a payload.json written earlier); no other settings.",
+  },
+  "payload-sha256": {
+    group: "Configuration",
+    value: "HEX",
+    help: "With --payload: refuse unless the payload's SHA-256 (as manifests record it) is HEX.",
+  },
   set: {
     group: "Configuration",
     value: "PATH=VALUE",
@@ -164,6 +174,8 @@ export function flagTable(kind: PayloadKind): FlagTable {
     ["config", true],
     ["legacy-params", true],
     ["from-run", true],
+    ["payload", true],
+    ["payload-sha256", true],
     ["set", true],
     ["backend", true],
     ["command", true],

@@ -48,6 +48,10 @@ export interface ParsedArgs {
   readonly launcher: LauncherFlags;
   readonly overwrite: boolean;
   readonly resume: boolean;
+  /** `--payload FILE`: run this resolved payload as it is. */
+  readonly payload?: string;
+  /** `--payload-sha256 HEX`, lower case. */
+  readonly payloadSha256?: string;
 }
 
 const BOOLEAN_WORDS = new Set(["true", "false", "yes", "no", "1", "0"]);
@@ -83,9 +87,15 @@ export function parseArgv(
     overwrite: false,
     resume: false,
   };
+  let payload: string | undefined;
+  let payloadSha256: string | undefined;
+  /** Tokens that set values: refused beside --payload. */
+  const valueTokens: string[] = [];
   const launcher: { -readonly [K in keyof LauncherFlags]: LauncherFlags[K] } = {};
-  const push = (level: "override" | "execution", entry: LayerEntry) =>
+  const push = (level: "override" | "execution", entry: LayerEntry) => {
+    valueTokens.push((entry.origin as { token?: string }).token ?? entry.path);
     (level === "override" ? override : execution).push(entry);
+  };
 
   const setField = (spec: Extract<FlagSpec, { kind: "field" }>, raw: string | undefined, token: string) => {
     const { target } = spec;
@@ -210,15 +220,35 @@ export function parseArgv(
       continue;
     }
     switch (spec.option) {
-      case "config":
-        sources.push({ kind: "file", path: takeValue(false)! });
+      case "config": {
+        const path = takeValue(false)!;
+        valueTokens.push(`--config ${path}`);
+        sources.push({ kind: "file", path });
         break;
-      case "legacy-params":
-        sources.push({ kind: "legacy", path: takeValue(false)! });
+      }
+      case "legacy-params": {
+        const path = takeValue(false)!;
+        valueTokens.push(`--legacy-params ${path}`);
+        sources.push({ kind: "legacy", path });
         break;
-      case "from-run":
-        sources.push({ kind: "run", dir: takeValue(false)! });
+      }
+      case "from-run": {
+        const dir = takeValue(false)!;
+        valueTokens.push(`--from-run ${dir}`);
+        sources.push({ kind: "run", dir });
         break;
+      }
+      case "payload":
+        if (payload !== undefined) throw new UsageError("--payload is given twice; a run runs one payload.");
+        payload = takeValue(false)!;
+        break;
+      case "payload-sha256": {
+        const hex = takeValue(false)!;
+        if (!/^[0-9a-fA-F]{64}$/.test(hex))
+          throw new UsageError(`--payload-sha256 needs 64 hexadecimal digits, got "${hex}".`);
+        payloadSha256 = hex.toLowerCase();
+        break;
+      }
       case "set": {
         const assignment = takeValue(false)!;
         const at = assignment.indexOf("=");
@@ -249,6 +279,7 @@ export function parseArgv(
           });
           break;
         }
+        valueTokens.push(`--set ${assignment}`);
         override.push({ path, value: coerced.value, origin });
         break;
       }
@@ -302,7 +333,14 @@ export function parseArgv(
         break;
     }
   }
+  if (payload !== undefined && valueTokens.length > 0) {
+    throw new UsageError(
+      `--payload runs a resolved payload as it is, so ${[...new Set(valueTokens)].map((t) => `"${t}"`).join(", ")} cannot change it. Drop ${valueTokens.length === 1 ? "it" : "them"}, or build a new payload without --payload.`,
+    );
+  }
   if (issues.length > 0) throw new ConfigError(issues);
+  if (payloadSha256 !== undefined && payload === undefined)
+    throw new UsageError("--payload-sha256 checks the file of --payload; give --payload FILE too.");
   if (state.overwrite && state.resume) throw new UsageError("--overwrite and --resume exclude each other.");
   sources.push({ kind: "env", env });
   return {
@@ -315,6 +353,8 @@ export function parseArgv(
     warnings,
     launcher,
     ...state,
+    ...(payload !== undefined ? { payload } : {}),
+    ...(payloadSha256 !== undefined ? { payloadSha256 } : {}),
   };
 }
 

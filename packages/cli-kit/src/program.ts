@@ -1,24 +1,29 @@
 import { isConfigError, renderValue } from "@trainkit/config-meta";
 import { isDataError } from "@trainkit/data";
+import { resolveComputeThreads } from "@trainkit/execution-config";
 import {
   type AnyPayload,
   createInferencePayload,
   createTrainingPayload,
   detectEnvironment,
   isFactoryError,
+  type LoadedPayload,
+  loadPayloadFile,
   type PayloadKind,
+  payloadDocument,
+  RESERVED_ENV,
+  renderPayloadDocument,
 } from "@trainkit/factory";
 import {
   BACKENDS,
   checkCapabilities,
-  checkRunDirectory,
   isLaunchError,
   launch,
-  payloadDocument,
+  planRunDirectory,
   runDirectoryOf,
 } from "@trainkit/launcher";
 import cliKitPackage from "../package.json" with { type: "json" };
-import { isUsageError } from "./errors.ts";
+import { isUsageError, UsageError } from "./errors.ts";
 import { renderExplain, selectAudit } from "./explain.ts";
 import { renderHelp } from "./help.ts";
 import { launcherOptions, resolveLauncherSettings } from "./launcher-settings.ts";
@@ -58,6 +63,32 @@ async function buildPayload(kind: PayloadKind, args: ParsedArgs, io: ProgramIO):
   return kind === "training" ? createTrainingPayload(options) : createInferencePayload(options);
 }
 
+/**
+ * `--payload FILE`: the payload exactly as planned. TRAINKIT_ settings in the environment would
+ * change it, so they are refused, except the variables of secrets the file masks.
+ */
+async function loadPlannedPayload(
+  kind: PayloadKind,
+  args: ParsedArgs,
+  io: ProgramIO,
+): Promise<LoadedPayload> {
+  const loaded = await loadPayloadFile(args.payload!, {
+    kind,
+    env: io.env,
+    ...(args.payloadSha256 !== undefined ? { sha256: args.payloadSha256 } : {}),
+  });
+  const stray = Object.keys(io.env)
+    .filter((name) => name.startsWith("TRAINKIT_") && io.env[name] !== undefined && !RESERVED_ENV.has(name))
+    .filter((name) => !loaded.secretVariables.includes(name))
+    .sort();
+  if (stray.length > 0) {
+    throw new UsageError(
+      `--payload runs a resolved payload as it is, so the environment may not set trainkit settings: unset ${stray.join(", ")} (only the variables of secrets the payload masks are read).`,
+    );
+  }
+  return loaded;
+}
+
 function printPayload(payload: AnyPayload, args: ParsedArgs, io: ProgramIO): void {
   const document = payloadDocument(payload).config;
   if (args.format === "json") {
@@ -92,7 +123,8 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
       return 0;
     }
     const settings = await resolveLauncherSettings(args);
-    const payload = await buildPayload(spec.kind, args, io);
+    const planned = args.payload !== undefined ? await loadPlannedPayload(spec.kind, args, io) : undefined;
+    const payload = planned ? planned.payload : await buildPayload(spec.kind, args, io);
     for (const warning of [...args.warnings, ...payload.warnings])
       io.stderr(`${spec.name}: warning: ${warning.message}\n`);
     if (args.printConfig || args.explain !== undefined) {
@@ -103,6 +135,8 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
       }
       return 0;
     }
+    // A malformed TRAINKIT_THREAD_BUDGET is a usage problem: refuse it before anything runs.
+    resolveComputeThreads(payload.config.execution.computeThreads, io.env, 1);
     const backend = BACKENDS[settings.backend];
     const options = launcherOptions(settings);
     const runDir = runDirectoryOf(payload);
@@ -113,10 +147,14 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
       );
     }
     if (args.dryRun) {
-      await checkRunDirectory(runDir, args.overwrite, args.resume);
+      const plan = await planRunDirectory(runDir, {
+        overwrite: args.overwrite,
+        resume: args.resume,
+        ...(planned ? { planned: { payload: planned, document: renderPayloadDocument(payload) } } : {}),
+      });
       io.stdout(
-        `Dry run: the ${payload.kind} payload is valid and the ${backend.name} backend honours every setting${dropped.length > 0 ? ` but the ${dropped.length} dropped above` : ""}.\n` +
-          `A run would ${args.resume ? "continue" : "write"} ${runDir}. Nothing was written.\n`,
+        `Dry run: the ${payload.kind} payload${planned ? ` in ${planned.file} (SHA-256 ${planned.sha256})` : ""} is valid and the ${backend.name} backend honours every setting${dropped.length > 0 ? ` but the ${dropped.length} dropped above` : ""}.\n` +
+          `A run would ${plan.resume ? "continue" : "write"} ${runDir}. Nothing was written.\n`,
       );
       return 0;
     }
@@ -129,6 +167,8 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
       resume: args.resume,
       options,
       io,
+      env: io.env,
+      ...(planned ? { planned } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     });
     const { result } = outcome;

@@ -22,6 +22,7 @@ export {
   type DataPurpose,
 } from "./contract.ts";
 export { DataError, type DataErrorCode, type DataErrorOptions, isDataError } from "./errors.ts";
+export { assignSpatialFolds, type SpatialFolds, splitFold } from "./folds.ts";
 export { type InferredValue, inferProbeSize, readNphotons } from "./infer.ts";
 export { readMetadata } from "./metadata.ts";
 export {

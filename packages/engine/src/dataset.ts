@@ -84,6 +84,32 @@ export async function loadScanData(file: string): Promise<ScanData> {
   };
 }
 
+/**
+ * The positions `positions` (indices into `data`, ascending) of a scan as a scan of their own:
+ * their patterns, coordinates and ground truth; the probe and the object are shared. Grouping a
+ * subset never draws a neighbour from outside it.
+ */
+export function subsetScanData(data: ScanData, positions: Int32Array): ScanData {
+  const NN = data.N * data.N;
+  const rows = (source: Float32Array) => {
+    const out = new Float32Array(positions.length * NN);
+    positions.forEach((m, i) => {
+      out.set(source.subarray(m * NN, (m + 1) * NN), i * NN);
+    });
+    return out;
+  };
+  return {
+    ...data,
+    M: positions.length,
+    diffraction: rows(data.diffraction),
+    x: Float64Array.from(positions, (m) => data.x[m]!),
+    y: Float64Array.from(positions, (m) => data.y[m]!),
+    ...(data.groundTruth
+      ? { groundTruth: { re: rows(data.groundTruth.re), im: rows(data.groundTruth.im) } }
+      : {}),
+  };
+}
+
 export interface GroupedData {
   readonly grouping: GroupingResult;
   /** Diffraction per group, [G, N, N, C]. */

@@ -7,11 +7,11 @@ import { type ModelBundle, readModelBundle, saveNpz } from "@trainkit/data";
 import type { ExecutionConfig } from "@trainkit/execution-config";
 import type { InferenceConfig, ModelConfig } from "@trainkit/training-config";
 import { ENGINE_VERSION } from "./capabilities.ts";
+import { startCompute } from "./compute.ts";
 import { groupScanData, loadScanData, type ScanData } from "./dataset.ts";
 import { encodePng, toGrey } from "./png.ts";
 import { psnr, ssim } from "./quality.ts";
 import { decodeState } from "./state.ts";
-import { initBackend } from "./tf/backend.ts";
 import { createPtychoModel } from "./tf/model.ts";
 import { tf } from "./tf/tfjs.ts";
 import {
@@ -288,7 +288,9 @@ function scaled(values: Float32Array, mask: Uint8Array): Uint8Array {
 /** Reconstructs the object of an inference payload into `runDir`. */
 export async function infer(context: EngineContext): Promise<EngineResult> {
   const { inference, execution } = context.payload.config as InferenceSections;
-  const backend = await initBackend("wasm");
+  const compute = await startCompute(execution, context.env ?? process.env, (message) =>
+    context.io.stderr(`trainkit-infer: warning: ${message}\n`),
+  );
   const data = await loadScanData(inference.testDataFile);
   const started = performance.now();
   const bundle = await readModelBundle(inference.modelPath, { weights: true });
@@ -365,8 +367,7 @@ export async function infer(context: EngineContext): Promise<EngineResult> {
   return {
     status: "succeeded",
     details: {
-      computeBackend: backend.backend,
-      computeThreads: backend.threads,
+      ...compute.details,
       engineVersion: ENGINE_VERSION,
       ...metrics,
     },

@@ -3,11 +3,12 @@
 // Every execution knob the engine declares as supported changes what happens here.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeModelBundle } from "@trainkit/data";
+import { assignSpatialFolds, splitFold, writeModelBundle } from "@trainkit/data";
 import type { ExecutionConfig } from "@trainkit/execution-config";
 import type { ModelConfig, TrainingConfig } from "@trainkit/training-config";
 import { ENGINE_VERSION } from "./capabilities.ts";
-import { type GroupedData, groupScanData, loadScanData, type ScanData } from "./dataset.ts";
+import { startCompute } from "./compute.ts";
+import { type GroupedData, groupScanData, loadScanData, type ScanData, subsetScanData } from "./dataset.ts";
 import {
   createCheckpointManager,
   createEarlyStopping,
@@ -28,7 +29,6 @@ import { createScheduler } from "./loop/schedulers.ts";
 import { createBatchLoader, planBatches } from "./loop/workers.ts";
 import { lossChart } from "./plot.ts";
 import { decodeState, encodeState, type NamedArray } from "./state.ts";
-import { initBackend } from "./tf/backend.ts";
 import { createPtychoModel, meanTotalIntensity, type PtychoModel } from "./tf/model.ts";
 import { evaluate, lossAndGradients, type TrainingBatch } from "./tf/step.ts";
 import { tf } from "./tf/tfjs.ts";
@@ -50,6 +50,8 @@ export interface EngineContext {
   readonly resume: boolean;
   readonly signal: AbortSignal;
   readonly io: { readonly stdout: (text: string) => void; readonly stderr: (text: string) => void };
+  /** The job's environment (TRAINKIT_THREAD_BUDGET for `computeThreads: auto`); `process.env` when absent. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface EngineResult {
@@ -126,13 +128,21 @@ function disposeBatch(batch: TrainingBatch): void {
 export async function train(context: EngineContext): Promise<EngineResult> {
   const { model: modelConfig, training, execution } = context.payload.config as TrainingConfigSections;
   const { io, runDir, signal } = context;
-  const backend = await initBackend("wasm");
+  const compute = await startCompute(execution, context.env ?? process.env, (message) =>
+    io.stderr(`trainkit-train: warning: ${message}\n`),
+  );
+  const { backend } = compute;
   const seed = execution.seed;
 
-  const trainData = await loadScanData(training.trainDataFile!);
-  const testData: ScanData | undefined = training.testDataFile
-    ? await loadScanData(training.testDataFile)
-    : undefined;
+  const allData = await loadScanData(training.trainDataFile!);
+  const split = foldSplit(allData, training);
+  if ("message" in split) return { status: "failed", message: split.message };
+  const trainData = split.folds ? subsetScanData(allData, split.folds.train) : allData;
+  const testData: ScanData | undefined = split.folds
+    ? subsetScanData(allData, split.folds.validation)
+    : training.testDataFile
+      ? await loadScanData(training.testDataFile)
+      : undefined;
   const needsTruth = modelConfig.modelType === "supervised" || training.realspaceWeight > 0;
   if (needsTruth && !trainData.groundTruth) {
     return {
@@ -141,14 +151,31 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     };
   }
   const trainGroups = groupScanData(trainData, modelConfig.gridsize, training, seed);
+  // A held-out fold is validated on every one of its positions (each the seed of one group, in scan
+  // order, neighbours from the fold only); a test file on at most nGroups groups, as before.
   const testGroups = testData
     ? groupScanData(
         testData,
         modelConfig.gridsize,
-        { ...training, nGroups: Math.min(training.nGroups, testData.M) },
+        split.folds
+          ? {
+              ...training,
+              nGroups: testData.M,
+              nSubsample: null,
+              sequentialSampling: true,
+              enableOversampling: false,
+            }
+          : { ...training, nGroups: Math.min(training.nGroups, testData.M) },
         seed + 1,
       )
     : undefined;
+  if (split.folds) {
+    await mkdir(runDir, { recursive: true });
+    await writeFile(
+      join(runDir, FOLDS_FILE),
+      `${JSON.stringify({ ...split.summary, trainPositions: [...split.folds.train], validationPositions: [...split.folds.validation] })}\n`,
+    );
+  }
   for (const warning of trainGroups.grouping.warnings) io.stderr(`trainkit-train: warning: ${warning}\n`);
 
   const dataIntensity = meanTotalIntensity(trainData.diffraction, trainData.M);
@@ -324,12 +351,28 @@ export async function train(context: EngineContext): Promise<EngineResult> {
   }
   const seconds = (performance.now() - started) / 1000;
   const details = {
-    computeBackend: backend.backend,
-    computeThreads: backend.threads,
+    ...compute.details,
     engineVersion: ENGINE_VERSION,
     parameters: model.parameterCount(true),
     groups: G,
     channels: C,
+    trainPositions: trainData.M,
+    validation: split.folds
+      ? {
+          source: "fold",
+          ...split.summary,
+          positions: testData!.M,
+          groups: testGroups!.grouping.nGroups,
+          file: FOLDS_FILE,
+        }
+      : testData && testGroups
+        ? {
+            source: "testDataFile",
+            file: testData.file,
+            positions: testData.M,
+            groups: testGroups.grouping.nGroups,
+          }
+        : null,
     epochsRun: history.length,
     steps: step,
     monitor: monitor.name,
@@ -384,8 +427,54 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     outputs: {
       "model bundle": "model.zip",
       "loss curve": "loss.png",
+      ...(split.folds ? { folds: FOLDS_FILE } : {}),
       ...(execution.logger !== "none" ? { metrics: "lightning_logs/" } : {}),
       ...(execution.enableCheckpointing ? { checkpoints: "checkpoints/" } : {}),
+    },
+  };
+}
+
+/** Written to the run directory of a k-fold run: which positions trained and which validated. */
+export const FOLDS_FILE = "folds.json";
+
+interface FoldSummary {
+  readonly trainDataFile: string;
+  readonly foldCount: number;
+  readonly foldIndex: number;
+  readonly axis: "x" | "y";
+  readonly sizes: readonly number[];
+  readonly trainPositionCount: number;
+  readonly validationPositionCount: number;
+}
+
+/** The positions of the training file that train and that validate, when the payload asks for folds. */
+function foldSplit(
+  data: ScanData,
+  training: TrainingConfig,
+):
+  | { readonly folds?: undefined }
+  | { readonly folds: ReturnType<typeof splitFold>; readonly summary: FoldSummary }
+  | { readonly message: string } {
+  if (training.foldCount === null || training.foldIndex === null) return {};
+  let assignment: ReturnType<typeof assignSpatialFolds>;
+  try {
+    assignment = assignSpatialFolds(data.x, data.y, training.foldCount);
+  } catch (error) {
+    return {
+      message: `training.foldCount ${training.foldCount} on ${data.file}: ${(error as Error).message}`,
+    };
+  }
+  const folds = splitFold(assignment, training.foldIndex);
+  return {
+    folds,
+    summary: {
+      trainDataFile: data.file,
+      foldCount: assignment.foldCount,
+      foldIndex: training.foldIndex,
+      axis: assignment.axis,
+      sizes: assignment.sizes,
+      trainPositionCount: folds.train.length,
+      validationPositionCount: folds.validation.length,
     },
   };
 }

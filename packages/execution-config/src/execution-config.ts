@@ -93,6 +93,18 @@ export const ExecutionConfigSchema = z.strictObject({
     description: "Seed for every random generator of the run (weights, shuffling, sampling).",
     valueName: "N",
   }),
+  computeThreads: exec(
+    z
+      .union([positiveInt(), z.literal("auto")], { error: 'must be a positive integer or "auto"' })
+      .default("auto"),
+    {
+      category: "hardware",
+      upstream: "compute_threads",
+      description:
+        'CPU threads of the compute kernels (embedded engine: WebAssembly threads; external programs: OMP_NUM_THREADS); "auto" takes the budget in TRAINKIT_THREAD_BUDGET, else every core.',
+      valueName: "N",
+    },
+  ),
   // loaders
   numWorkers: exec(z.int().min(0).default(0), {
     category: "loaders",

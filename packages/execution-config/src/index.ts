@@ -31,3 +31,4 @@ export {
   safeParseExecutionConfig,
 } from "./parse.ts";
 export { EXECUTION_RULES } from "./rules.ts";
+export { type ComputeThreads, resolveComputeThreads, THREAD_BUDGET_ENV } from "./threads.ts";

@@ -52,6 +52,7 @@ const UPSTREAM: Record<string, unknown> = {
 };
 const TRAINKIT_ADDITIONS: Record<string, unknown> = {
   seed: 0,
+  compute_threads: "auto",
   lr_gamma: 0.95,
   lr_milestones: [],
   lr_milestone_factor: 0.1,

@@ -7,7 +7,12 @@ export type FactoryErrorCode =
   | "DATA_INVALID"
   | "MODEL_NOT_FOUND"
   | "LEGACY_ALREADY_BRIDGED"
-  | "LEGACY_KEY_MISSING";
+  | "LEGACY_KEY_MISSING"
+  | "PAYLOAD_KIND_MISMATCH"
+  | "PAYLOAD_INCOMPLETE"
+  | "PAYLOAD_SHA256_MISMATCH"
+  | "AUDIT_MISMATCH"
+  | "SECRET_MISSING";
 
 /** A problem with a source, a data file or the legacy store. Validation problems are `ConfigError`s. */
 export class FactoryError extends Error {

@@ -29,6 +29,16 @@ export {
   type TrainingPayloadOptions,
   trainingDataFiles,
 } from "./payload.ts";
+export {
+  type LoadedPayload,
+  type LoadPayloadFileOptions,
+  loadPayloadFile,
+  type PayloadDocument,
+  payloadDocument,
+  payloadSha256,
+  renderPayloadDocument,
+  sha256Hex,
+} from "./payload-file.ts";
 export { INFERENCE_SPEC, PAYLOAD_SPECS, type PayloadKind, TRAINING_SPEC } from "./payload-spec.ts";
 export { type PayloadRule, type PayloadSpec, peekValue, type Resolution, resolve } from "./resolve.ts";
 export {

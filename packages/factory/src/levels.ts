@@ -50,6 +50,7 @@ export type Origin =
   | { readonly kind: "env"; readonly variable: string }
   | { readonly kind: "legacy"; readonly file: string; readonly key: string }
   | { readonly kind: "run"; readonly dir: string }
+  | { readonly kind: "payload"; readonly file: string }
   | { readonly kind: "inferred"; readonly from: string }
   /** A study spec: an axis value, a named job, a repeat's seed or a fold (`axis` says which). */
   | {
@@ -76,6 +77,8 @@ export function describeOrigin(origin: Origin): string {
       return `legacy params ${origin.file}, key "${origin.key}"`;
     case "run":
       return `previous run ${origin.dir}`;
+    case "payload":
+      return `payload file ${origin.file}`;
     case "inferred":
       return `inferred from ${origin.from}`;
     case "study":

@@ -150,7 +150,7 @@ async function gatherLayers(
 }
 
 /** Checks that a data file exists and follows the data contract; returns the contract's warnings. */
-async function checkDataFile(
+export async function checkDataFile(
   path: string,
   origin: Origin,
   field: string,
@@ -331,7 +331,7 @@ export async function createInferencePayload(
   return payload;
 }
 
-async function loadBundle(path: string, origin: Origin): Promise<ModelBundle> {
+export async function loadBundle(path: string, origin: Origin): Promise<ModelBundle> {
   try {
     return await readModelBundle(path);
   } catch (error) {
@@ -343,7 +343,7 @@ async function loadBundle(path: string, origin: Origin): Promise<ModelBundle> {
   }
 }
 
-function bundleModelSection(bundle: ModelBundle): Record<string, unknown> {
+export function bundleModelSection(bundle: ModelBundle): Record<string, unknown> {
   const payload = bundle.payload as { kind?: unknown; config?: { model?: unknown } } | null;
   const model = payload?.config?.model;
   if (payload?.kind !== "training" || typeof model !== "object" || model === null) {

@@ -66,8 +66,11 @@ export async function loadConfigFile(path: string): Promise<Layer> {
   return parseConfigText(await readText(path, "Config file"), path);
 }
 
-/** Environment variables that belong to trainkit but are not settings. */
-export const RESERVED_ENV = new Set(["TRAINKIT_PAYLOAD", "TRAINKIT_RUN_DIR"]);
+/**
+ * Environment variables that belong to trainkit but are not settings: the payload file and the run
+ * directory (set for external programs) and the thread budget an orchestrator hands a job.
+ */
+export const RESERVED_ENV = new Set(["TRAINKIT_PAYLOAD", "TRAINKIT_RUN_DIR", "TRAINKIT_THREAD_BUDGET"]);
 
 interface EnvTarget {
   readonly path: string;

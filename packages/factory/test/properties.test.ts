@@ -28,6 +28,8 @@ const RULED = new Set([
   "probeMaskDiameter",
   "trainDataFile",
   "nGroups",
+  "foldCount",
+  "foldIndex",
 ]);
 
 function sectionArbitrary(schema: z.ZodObject): fc.Arbitrary<Record<string, unknown>> {

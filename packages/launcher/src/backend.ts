@@ -19,6 +19,8 @@ export interface RunContext {
   readonly io: RunIO;
   /** Options of the launcher that are not part of the payload (e.g. the process backend's command). */
   readonly options: Readonly<Record<string, unknown>>;
+  /** The job's environment (TRAINKIT_THREAD_BUDGET for `computeThreads: auto`); `process.env` when absent. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** How a run ended, as the backend saw it. */

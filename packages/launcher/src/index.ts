@@ -17,6 +17,9 @@ export {
   type LaunchOptions,
   type LaunchOutcome,
   launch,
+  type PlannedPayload,
+  planRunDirectory,
+  type RunDirectoryPlan,
   runDirectoryOf,
 } from "./launch.ts";
 export {
@@ -27,4 +30,10 @@ export {
   readManifest,
   sha256,
 } from "./manifest.ts";
-export { type ProcessOptions, probeCommand, processBackend, processOptionsOf } from "./process-backend.ts";
+export {
+  type ProcessOptions,
+  probeCommand,
+  processBackend,
+  processOptionsOf,
+  threadEnvironment,
+} from "./process-backend.ts";

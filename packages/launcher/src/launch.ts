@@ -1,12 +1,12 @@
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { renderValue } from "@trainkit/config-meta";
-import type { AnyPayload } from "@trainkit/factory";
+import { type AnyPayload, renderPayloadDocument } from "@trainkit/factory";
 import { type Backend, type RunIO, type RunResult, unsupportedSettings } from "./backend.ts";
 import type { UnsupportedSetting } from "./capabilities.ts";
 import { LaunchError } from "./errors.ts";
 import { ensureDirectory, listDirectory, writeFileAtomic, writeJsonAtomic } from "./files.ts";
-import { PACKAGE_VERSIONS, payloadDocument, type RunManifest, readManifest, sha256 } from "./manifest.ts";
+import { PACKAGE_VERSIONS, type RunManifest, readManifest, sha256 } from "./manifest.ts";
 
 export interface LaunchOptions {
   readonly payload: AnyPayload;
@@ -22,6 +22,20 @@ export interface LaunchOptions {
   readonly io: RunIO;
   /** Aborted on Ctrl-C: the backend stops cleanly and the run is marked interrupted. */
   readonly signal?: AbortSignal;
+  /** The job's environment, handed to the backend (the thread budget); `process.env` when absent. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The payload was planned earlier and is run from its file (`--payload FILE`): a run directory
+   * holding only that payload (payload.json, optionally audit.json) counts as empty, and `resume`
+   * continues an earlier run of this very payload when there is one, else starts fresh.
+   */
+  readonly planned?: PlannedPayload;
+}
+
+/** A payload run from the file it was planned into. */
+export interface PlannedPayload {
+  /** The text of the payload file as read. */
+  readonly text: string;
 }
 
 export interface LaunchOutcome {
@@ -61,6 +75,85 @@ export async function checkCapabilities(
   );
 }
 
+/** How a run will use its directory. */
+export interface RunDirectoryPlan {
+  /** The earlier run's manifest, when the run continues it. */
+  readonly previous?: RunManifest;
+  /** Whether the backend continues from the last checkpoint. */
+  readonly resume: boolean;
+}
+
+const PLANNED_FILES = new Set(["payload.json", "audit.json"]);
+
+/** Whether `dir` holds nothing but the planned payload (payload.json with its text, and audit.json). */
+async function holdsOnlyPlanned(
+  dir: string,
+  entries: readonly string[],
+  planned: PlannedPayload,
+  document: string,
+): Promise<boolean> {
+  if (!entries.includes("payload.json") || !entries.every((e) => PLANNED_FILES.has(e))) return false;
+  const text = await readFile(join(dir, "payload.json"), "utf8").catch(() => undefined);
+  return text === planned.text || text === document;
+}
+
+/**
+ * Decides, without changing anything, how a run may use `dir`: empty or absent, or `overwrite`, or
+ * `resume` with an earlier run in it. With a planned payload (`--payload`), a directory holding only
+ * that payload counts as empty, and `resume` continues an earlier run of this very payload
+ * (manifest.json with its SHA-256) or starts fresh when there is none; an earlier run of another
+ * payload is refused (`RUN_DIR_NOT_EMPTY`).
+ */
+export async function planRunDirectory(
+  dir: string,
+  options: {
+    readonly overwrite: boolean;
+    readonly resume: boolean;
+    readonly planned?: { readonly payload: PlannedPayload; readonly document: string };
+  },
+): Promise<RunDirectoryPlan> {
+  const entries = await listDirectory(dir);
+  const planned = options.planned;
+  const onlyPlanned =
+    planned !== undefined &&
+    entries !== undefined &&
+    entries.length > 0 &&
+    (await holdsOnlyPlanned(dir, entries, planned.payload, planned.document));
+  const empty = !entries || entries.length === 0;
+  if (options.resume) {
+    const previous = await readManifest(dir);
+    if (planned) {
+      const sha = await sha256(planned.document);
+      if (previous && previous.payloadSha256 === sha) return { previous, resume: true };
+      if (previous) {
+        throw new LaunchError(
+          "RUN_DIR_NOT_EMPTY",
+          `--resume: ${dir} holds a run of another payload (SHA-256 ${previous.payloadSha256}, this one is ${sha}). Use another output directory, or --overwrite to replace that run.`,
+        );
+      }
+      if (empty || onlyPlanned) return { resume: false };
+      throw new LaunchError(
+        "RUN_DIR_NOT_EMPTY",
+        `--resume: ${dir} holds no earlier run of this payload (no manifest.json) but other files. Use --overwrite to replace them, or another output directory.`,
+      );
+    }
+    if (empty || !previous) {
+      throw new LaunchError(
+        "NOTHING_TO_RESUME",
+        `--resume: ${dir} holds no earlier run to continue (no manifest.json).`,
+      );
+    }
+    return { previous, resume: true };
+  }
+  if (!empty && !options.overwrite && !onlyPlanned) {
+    throw new LaunchError(
+      "RUN_DIR_NOT_EMPTY",
+      `The run directory ${dir} is not empty. Use --overwrite to replace it, --resume to continue its run, or another --output-dir.`,
+    );
+  }
+  return { resume: false };
+}
+
 /**
  * Checks, without changing anything, that a run may use `dir`: empty or absent, or `overwrite`, or
  * `resume` with an earlier run in it. Returns the earlier run's manifest when resuming.
@@ -70,35 +163,17 @@ export async function checkRunDirectory(
   overwrite: boolean,
   resume: boolean,
 ): Promise<RunManifest | undefined> {
-  const entries = await listDirectory(dir);
-  if (resume) {
-    const previous = await readManifest(dir);
-    if (!entries || entries.length === 0 || !previous) {
-      throw new LaunchError(
-        "NOTHING_TO_RESUME",
-        `--resume: ${dir} holds no earlier run to continue (no manifest.json).`,
-      );
-    }
-    return previous;
-  }
-  if (entries && entries.length > 0 && !overwrite) {
-    throw new LaunchError(
-      "RUN_DIR_NOT_EMPTY",
-      `The run directory ${dir} is not empty. Use --overwrite to replace it, --resume to continue its run, or another --output-dir.`,
-    );
-  }
-  return undefined;
+  return (await planRunDirectory(dir, { overwrite, resume })).previous;
 }
 
 /** Checks the run directory, wiping it for `overwrite`, and creates it. */
 async function prepareRunDirectory(
   dir: string,
-  overwrite: boolean,
-  resume: boolean,
-): Promise<RunManifest | undefined> {
-  const previous = await checkRunDirectory(dir, overwrite, resume);
-  if (resume) return previous;
-  if (overwrite) await rm(dir, { recursive: true, force: true });
+  options: Parameters<typeof planRunDirectory>[1],
+): Promise<RunDirectoryPlan> {
+  const plan = await planRunDirectory(dir, options);
+  if (plan.resume) return plan;
+  if (options.overwrite) await rm(dir, { recursive: true, force: true });
   try {
     await ensureDirectory(dir);
   } catch (error) {
@@ -110,7 +185,7 @@ async function prepareRunDirectory(
       },
     );
   }
-  return undefined;
+  return plan;
 }
 
 const EXIT_CODES = { succeeded: 0, failed: 1, interrupted: 130 } as const;
@@ -126,9 +201,12 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
   const launcherOptions = options.options ?? {};
   const dropped = await checkCapabilities(payload, backend, launcherOptions);
   const runDir = runDirectoryOf(payload);
-  const previous = await prepareRunDirectory(runDir, options.overwrite === true, options.resume === true);
-
-  const document = `${JSON.stringify(payloadDocument(payload), null, 2)}\n`;
+  const document = renderPayloadDocument(payload);
+  const { previous, resume } = await prepareRunDirectory(runDir, {
+    overwrite: options.overwrite === true,
+    resume: options.resume === true,
+    ...(options.planned ? { planned: { payload: options.planned, document } } : {}),
+  });
   const payloadSha256 = await sha256(document);
   const startedAt = new Date().toISOString();
   let manifest: RunManifest = {
@@ -166,10 +244,11 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     result = await backend.run({
       payload,
       runDir,
-      resume: options.resume === true,
+      resume,
       signal: controller.signal,
       io,
       options: launcherOptions,
+      ...(options.env ? { env: options.env } : {}),
     });
   } catch (error) {
     result = { status: "failed", message: `The ${backend.name} backend failed: ${(error as Error).message}` };

@@ -1,10 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { SECRET_MASK } from "@trainkit/config-meta";
-import type { AnyPayload } from "@trainkit/factory";
+import { type AnyPayload, payloadDocument, sha256Hex } from "@trainkit/factory";
 import factoryPackage from "@trainkit/factory/package.json" with { type: "json" };
 import launcherPackage from "../package.json" with { type: "json" };
 import type { UnsupportedSetting } from "./capabilities.ts";
+
+export { payloadDocument };
 
 export type RunStatus = "running" | "succeeded" | "failed" | "interrupted";
 
@@ -37,28 +38,8 @@ export const PACKAGE_VERSIONS: Readonly<Record<string, string>> = {
   [factoryPackage.name]: factoryPackage.version,
 };
 
-/** The payload as written to payload.json: config with secrets masked, and its audit facts. */
-export function payloadDocument(payload: AnyPayload): Record<string, unknown> {
-  const secretPaths = new Set(payload.audit.filter((a) => a.value === SECRET_MASK).map((a) => a.path));
-  const config: Record<string, Record<string, unknown>> = {};
-  for (const [section, values] of Object.entries(
-    payload.config as unknown as Record<string, Record<string, unknown>>,
-  )) {
-    config[section] = Object.fromEntries(
-      Object.entries(values).map(([key, value]) => [
-        key,
-        secretPaths.has(`${section}.${key}`) ? SECRET_MASK : value,
-      ]),
-    );
-  }
-  return { kind: payload.kind, config };
-}
-
-/** SHA-256 of a text, hex. `node:crypto` is loaded only when a run starts (it slows start-up). */
-export async function sha256(text: string): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  return createHash("sha256").update(text).digest("hex");
-}
+/** SHA-256 of a text, hex (loads `node:crypto` only when a run starts: it slows start-up). */
+export const sha256: (text: string) => Promise<string> = sha256Hex;
 
 /** The manifest of an earlier run in `dir`, if there is one. */
 export async function readManifest(dir: string): Promise<RunManifest | undefined> {

@@ -5,6 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import { listFields, renderValue } from "@trainkit/config-meta";
+import { type ExecutionConfig, resolveComputeThreads, THREAD_BUDGET_ENV } from "@trainkit/execution-config";
 import { type AnyPayload, envVariableOf, PAYLOAD_SPECS } from "@trainkit/factory";
 import type { Backend, RunContext, RunResult } from "./backend.ts";
 import type { Capability } from "./capabilities.ts";
@@ -84,6 +85,17 @@ export function probeCommand(command: string): Probe {
 /** Inferred values the upstream program infers itself from the same data file. */
 const INFERRED_BY_PROGRAM = new Set(["model.N", "training.nphotons"]);
 
+/** Settings every program gets through its environment, whatever the dialect. */
+const HONOURED_BY_ENVIRONMENT = new Set(["execution.computeThreads"]);
+
+/** Settings the upstream program has no counterpart for at all, with what to do instead. */
+const NO_UPSTREAM_COUNTERPART: Readonly<Record<string, string>> = {
+  "training.foldCount":
+    "ptycho_torch.train has no k-fold option: use the embedded backend, or --dialect payload with a program that reads training.foldCount and training.foldIndex (examples/torch-trainer does).",
+  "training.foldIndex":
+    "ptycho_torch.train has no k-fold option: use the embedded backend, or --dialect payload with a program that reads training.foldCount and training.foldIndex (examples/torch-trainer does).",
+};
+
 function ptychoTorchCapabilities(payload: AnyPayload, surface: ProgramSurface): Capability[] {
   const mappings = new Map(ptychoTorchMappings(payload.kind).map((m) => [m.path, m]));
   const levels = new Map(payload.audit.map((a) => [a.path, a.level]));
@@ -91,6 +103,7 @@ function ptychoTorchCapabilities(payload: AnyPayload, surface: ProgramSurface): 
   for (const [section, spec] of Object.entries(PAYLOAD_SPECS[payload.kind].sections)) {
     for (const field of listFields(spec.schema)) {
       const path = `${section}.${field.key}`;
+      if (HONOURED_BY_ENVIRONMENT.has(path)) continue;
       const mapping = mappings.get(path);
       const usable = mapping?.flags.every((f) => surface.flags.has(f)) === true;
       const isDefault = (v: unknown) => JSON.stringify(v) === JSON.stringify(field.defaultValue);
@@ -100,7 +113,9 @@ function ptychoTorchCapabilities(payload: AnyPayload, surface: ProgramSurface): 
           path,
           supports: isDefault,
           supported: `only its default ${renderValue(field.defaultValue)}: the program has no flag for it`,
-          hint: "Use --allow-dropped to run without it (recorded as dropped), or --dialect payload.",
+          hint:
+            NO_UPSTREAM_COUNTERPART[path] ??
+            "Use --allow-dropped to run without it (recorded as dropped), or --dialect payload.",
         });
         continue;
       }
@@ -120,6 +135,21 @@ function ptychoTorchCapabilities(payload: AnyPayload, surface: ProgramSurface): 
     }
   }
   return out;
+}
+
+/**
+ * The thread settings a program gets: OMP_NUM_THREADS and MKL_NUM_THREADS (read by PyTorch, NumPy
+ * and most BLAS libraries) and TRAINKIT_THREAD_BUDGET, when `computeThreads` is a number or `auto`
+ * resolves from the orchestrator's budget. `auto` without a budget leaves the program its own default.
+ */
+export function threadEnvironment(
+  computeThreads: ExecutionConfig["computeThreads"],
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const resolved = resolveComputeThreads(computeThreads, env, 1);
+  if (resolved.source === "cores") return {};
+  const n = String(resolved.threads);
+  return { OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, [THREAD_BUDGET_ENV]: n };
 }
 
 function tee(target: WriteStream, echo: (text: string) => void) {
@@ -153,7 +183,16 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
   }
   const child = spawn(program!, args, {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, TRAINKIT_PAYLOAD: payloadFile, TRAINKIT_RUN_DIR: runDir, ...secrets },
+    env: {
+      ...process.env,
+      TRAINKIT_PAYLOAD: payloadFile,
+      TRAINKIT_RUN_DIR: runDir,
+      ...threadEnvironment(
+        execution.computeThreads as ExecutionConfig["computeThreads"],
+        context.env ?? process.env,
+      ),
+      ...secrets,
+    },
   });
   child.stdout.on("data", tee(stdoutLog, io.stdout));
   child.stderr.on("data", tee(stderrLog, io.stderr));

@@ -34,6 +34,40 @@ const someLoss = defineRule<TrainingConfig>("some-loss", (c) =>
     : [],
 );
 
+const foldsComplete = defineRule<TrainingConfig>("folds-complete", (c) => {
+  if (c.foldCount === null && c.foldIndex === null) return [];
+  if (c.foldCount === null) {
+    return [
+      {
+        severity: "error",
+        field: "foldIndex",
+        message: "needs foldCount (the number of folds it picks one of)",
+        hint: "Set foldCount (2 or more) as well, or set foldIndex to null.",
+      },
+    ];
+  }
+  if (c.foldIndex === null) {
+    return [
+      {
+        severity: "error",
+        field: "foldCount",
+        message: "needs foldIndex (the fold to validate on)",
+        hint: `Set foldIndex to one of 0..${c.foldCount - 1} as well, or set foldCount to null.`,
+      },
+    ];
+  }
+  return c.foldIndex >= c.foldCount
+    ? [
+        {
+          severity: "error",
+          field: "foldIndex",
+          message: `must be below foldCount (${c.foldCount})`,
+          hint: `Folds are numbered 0..${c.foldCount - 1}.`,
+        },
+      ]
+    : [];
+});
+
 function poolFits<T extends { neighborPoolSize: number | null; neighborCount: number }>(
   name: string,
 ): Rule<T> {
@@ -55,6 +89,7 @@ export const TRAINING_RULES: readonly Rule<TrainingConfig>[] = [
   realspaceNeedsWeight,
   someLoss,
   poolFits<TrainingConfig>("neighbor-pool-fits"),
+  foldsComplete,
 ];
 export const INFERENCE_RULES: readonly Rule<InferenceConfig>[] = [
   poolFits<InferenceConfig>("neighbor-pool-fits"),

@@ -125,6 +125,22 @@ export const TrainingConfigSchema = z.strictObject({
     valueName: "N",
   }),
   ...sampling,
+  foldCount: field(z.int().min(2).nullable().default(null), {
+    group: "data",
+    upstream: "fold_count",
+    legacyKey: null,
+    description:
+      "k-fold cross-validation: split the training file's scan positions into this many spatially contiguous folds; null trains on every position.",
+    valueName: "K",
+  }),
+  foldIndex: field(z.int().min(0).nullable().default(null), {
+    group: "data",
+    upstream: "fold_index",
+    legacyKey: null,
+    description:
+      "The fold (0-based, below foldCount) held out for validation: training uses the other folds and val_loss this one, instead of testDataFile.",
+    valueName: "I",
+  }),
   positionsProvided: field(z.boolean().default(true), {
     upstream: "positions_provided",
     legacyKey: "positions.provided",

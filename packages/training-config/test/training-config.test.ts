@@ -68,6 +68,8 @@ const UPSTREAM_TRAINING: Record<string, unknown> = {
   torch_loss_mode: "poisson",
   torch_mae_pred_l2_match_target: false,
 };
+// Training fields trainkit adds (upstream has none): never bridged to params.cfg.
+const TRAINKIT_TRAINING: Record<string, unknown> = { fold_count: null, fold_index: null };
 // Upstream TrainingConfig fields that live in the execution config instead (one place for optimisation).
 const MOVED_TO_EXECUTION = [
   "gradient_clip_val",
@@ -108,10 +110,14 @@ describe.each([
   ["TrainingConfigSchema", TrainingConfigSchema, UPSTREAM_TRAINING],
   ["InferenceConfigSchema", InferenceConfigSchema, UPSTREAM_INFERENCE],
 ] as const)("%s", (_name, schema, upstream) => {
+  const known: Record<string, unknown> = {
+    ...upstream,
+    ...(schema === TrainingConfigSchema ? TRAINKIT_TRAINING : {}),
+  };
   it.each(defaultsCases(schema))("defaults %s to upstream %s", (_key, name, hasDefault, value) => {
-    expect(Object.keys(upstream)).toContain(name);
-    expect(hasDefault).toBe(upstream[name] !== undefined);
-    expect(value).toEqual(upstream[name]);
+    expect(Object.keys(known)).toContain(name);
+    expect(hasDefault).toBe(known[name] !== undefined);
+    expect(value).toEqual(known[name]);
   });
 
   it("has a field for every upstream field", () => {
@@ -122,6 +128,13 @@ describe.each([
 });
 
 describe("TrainingConfigSchema", () => {
+  it("never bridges the fields trainkit adds to params.cfg", () => {
+    const unbridged = [...listFields(ModelConfigSchema), ...listFields(TrainingConfigSchema)]
+      .filter((f) => f.legacyKey === null)
+      .map((f) => f.meta.upstream);
+    expect(unbridged).toEqual(Object.keys(TRAINKIT_TRAINING));
+  });
+
   it("moves the upstream optimiser fields to the execution config", () => {
     const names = new Set(listFields(TrainingConfigSchema).map((f) => f.meta.upstream));
     expect(MOVED_TO_EXECUTION.filter((n) => names.has(n))).toEqual([]);
@@ -130,7 +143,7 @@ describe("TrainingConfigSchema", () => {
   it("uses the upstream KEY_MAPPINGS for legacy keys", () => {
     const legacy = Object.fromEntries(
       [...listFields(ModelConfigSchema), ...listFields(TrainingConfigSchema)]
-        .filter((f) => f.legacyKey !== f.meta.upstream)
+        .filter((f) => f.legacyKey !== f.meta.upstream && f.legacyKey !== null)
         .map((f) => [f.meta.upstream, f.legacyKey]),
     );
     expect(legacy).toEqual({
@@ -225,10 +238,24 @@ describe("parseTrainingConfig", () => {
     ["paths are not empty", { trainDataFile: "" }, { trainDataFile: "train.npz" }],
     ["torchLossMode is known", { torchLossMode: "l2" }, { torchLossMode: "mae" }],
     ["nGroups and nImages are not both set", { nGroups: 5, nImages: 6 }, { nGroups: 5 }],
+    ["foldCount >= 2", { foldCount: 1, foldIndex: 0 }, { foldCount: 2, foldIndex: 1 }],
+    ["foldIndex >= 0", { foldCount: 3, foldIndex: -1 }, { foldCount: 3, foldIndex: 0 }],
+    ["foldIndex < foldCount", { foldCount: 3, foldIndex: 3 }, { foldCount: 3, foldIndex: 2 }],
+    ["foldIndex needs foldCount", { foldIndex: 0 }, { foldIndex: null }],
+    ["foldCount needs foldIndex", { foldCount: 5 }, { foldCount: 5, foldIndex: 4 }],
   ];
   it.each(RULES)("enforces: %s", (_rule, bad, good) => {
     expect(safeParseTrainingConfig(bad).success).toBe(false);
     expect(safeParseTrainingConfig(good)).toMatchObject({ success: true, warnings: [] });
+  });
+
+  it("says which fold settings are missing or out of range", () => {
+    expect(failMessage(safeParseTrainingConfig({ foldCount: 5 }))).toMatchInlineSnapshot(
+      `"training.foldCount: needs foldIndex (the fold to validate on), got 5. Set foldIndex to one of 0..4 as well, or set foldCount to null."`,
+    );
+    expect(failMessage(safeParseTrainingConfig({ foldCount: 3, foldIndex: 3 }))).toMatchInlineSnapshot(
+      `"training.foldIndex: must be below foldCount (3), got 3. Folds are numbered 0..2."`,
+    );
   });
 
   it("says a batch size must be a power of two", () => {
