@@ -23,7 +23,7 @@ export default async function setup(): Promise<void> {
     newestSource(join(root, "packages")),
     statSync(join(root, "scripts/bundle-bins.mjs")).mtimeMs,
   );
-  for (const name of ["train-cli", "infer-cli"]) {
+  for (const name of ["train-cli", "infer-cli", "study-cli"]) {
     const built = (() => {
       try {
         return statSync(join(root, "packages", name, "dist/help.txt")).mtimeMs;

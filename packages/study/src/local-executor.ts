@@ -204,12 +204,14 @@ export function createLocalExecutor(
     async poll(ctx) {
       if (events.length === 0 && (running.size > 0 || queue.length > 0)) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 1000);
-          wake = () => {
+          const done = () => {
             clearTimeout(timer);
+            ctx.signal?.removeEventListener("abort", done);
             resolve();
           };
-          ctx.signal?.addEventListener("abort", () => wake?.(), { once: true });
+          const timer = setTimeout(done, 1000);
+          wake = done;
+          ctx.signal?.addEventListener("abort", done, { once: true });
         });
         wake = undefined;
       }
