@@ -121,6 +121,8 @@ interface PointDatum {
   x: number | string;
   /** The axis value as labelled. */
   value: string;
+  /** What a screen reader says of the point (the SVG's aria-label). */
+  description: string;
   series: string;
   mean: number;
   low: number | null;
@@ -161,6 +163,13 @@ export function metricFigureSpec(
       data.push({
         x: scale === "ordinal" ? formatAxisValue(xv) : place(xv as number, ci),
         value: formatAxisValue(xv),
+        description: [
+          `${xAxis.name} = ${formatAxisValue(xv)}`,
+          ...(colorAxis ? [`${colorAxis.name} = ${formatAxisValue(cv)}`] : []),
+          `mean = ${s.mean}`,
+          `n = ${s.n}`,
+          ...(s.ci95 ? [`95% CI = ${s.ci95.low} to ${s.ci95.high}`] : []),
+        ].join("; "),
         series: colorAxis ? formatAxisValue(cv) : "",
         mean: s.mean,
         low: s.ci95?.low ?? null,
@@ -246,7 +255,10 @@ export function metricFigureSpec(
       {
         name: "points",
         mark: { type: "point", filled: true, size: 70, opacity: 1 },
-        encoding: { y: { field: "mean", type: "quantitative", title: yTitle } },
+        encoding: {
+          y: { field: "mean", type: "quantitative", title: yTitle },
+          description: { field: "description" },
+        },
       },
     ],
     config: CONFIG,
