@@ -178,7 +178,7 @@ function mainEffectBlocks(statistics: StudyStatistics): Block[] {
     {
       kind: "paragraph",
       content: [
-        `${metricTitle(metric)} per axis value, over every succeeded job having that value (all values of the other axes together).`,
+        `Mean ${metricTitle(metric)} per axis value, over every succeeded job having that value (all values of the other axes together).`,
       ],
     },
   ];

@@ -128,7 +128,6 @@ tbody tr:nth-child(even) { background: #fafbfc; }
 figure { margin: 16px 0 28px; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 13px; color: #57606a; margin-top: 4px; }
-nav ul { columns: 2; }
 `;
 
 export function toHtml(doc: ReportDocument): string {
