@@ -8,7 +8,6 @@ export {
   readJournal,
 } from "./journal.ts";
 export { createLocalExecutor, type LocalExecutorOptions, TEMPFAIL } from "./local-executor.ts";
-export { METRIC_NAMES } from "./metrics.ts";
 export { type WrittenOutputs, writeStudyOutputs } from "./outputs.ts";
 export {
   type GlobalLauncherFlags,
@@ -20,6 +19,7 @@ export {
   type StudyPlan,
 } from "./plan.ts";
 export { createLiveProgress, createPlainProgress, type ProgressView } from "./progress.ts";
+export { type RenderedReport, type ReportFigure, renderReport, resultsCsv } from "./report.ts";
 export {
   collectResults,
   finalStatus,
@@ -46,6 +46,14 @@ export {
   StudySpecSchema,
   specFromObject,
 } from "./spec.ts";
+export {
+  computeStatistics,
+  METRIC_NAMES,
+  type ReportOptions,
+  type StudyStatistics,
+  studentTQuantile,
+  summarize,
+} from "./statistics.ts";
 export { studyStatus } from "./status.ts";
 export {
   type AxisValue,

@@ -1,7 +1,7 @@
 import { closestName } from "@trainkit/config-meta";
 import * as z from "zod";
 import { StudyError } from "./errors.ts";
-import { METRIC_NAMES } from "./metrics.ts";
+import { METRIC_NAMES } from "./statistics.ts";
 import { STEPS } from "./types.ts";
 
 /** `90`, `"90s"`, `"30m"`, `"2h"` -> seconds. */
