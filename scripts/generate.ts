@@ -19,6 +19,13 @@ for (const file of SCHEMA_FILES) {
   writeFileSync(target, renderJsonSchema(file.schema, file.title));
   console.log(`wrote ${file.path}`);
 }
+{
+  const { studySpecJsonSchema } = await import("@trainkit/study");
+  const target = join(root, "packages/study/schema/study-spec.schema.json");
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, `${JSON.stringify(studySpecJsonSchema(), null, 2)}\n`);
+  console.log("wrote packages/study/schema/study-spec.schema.json");
+}
 const docPath = join(root, "docs/configuration.md");
 const doc = readFileSync(docPath, "utf8");
 const at = doc.indexOf(REFERENCE_MARKER);

@@ -8,6 +8,7 @@ export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const BINS = {
   train: join(ROOT, "packages/train-cli/bin/trainkit-train.js"),
   infer: join(ROOT, "packages/infer-cli/bin/trainkit-infer.js"),
+  study: join(ROOT, "packages/study-cli/bin/trainkit-study.js"),
 } as const;
 
 export interface CommandResult {

@@ -45,6 +45,7 @@ export {
   type StudySpecInput,
   StudySpecSchema,
   specFromObject,
+  studySpecJsonSchema,
 } from "./spec.ts";
 export {
   computeStatistics,

@@ -81,7 +81,6 @@ export function createLocalExecutor(
       const gpus = want > 0 && (gpuCount ?? 0) > 1 ? freeGpus.splice(0, Math.min(want, freeGpus.length)) : [];
       const entry: Running = { job, attempt, gpus };
       running.set(job.index, entry);
-      emit({ index: job.index, status: "running", attempt, time: now() });
       void runSteps(entry, ctx);
     }
   };
@@ -109,6 +108,15 @@ export function createLocalExecutor(
             detached: true,
           });
           entry.child = child;
+          if (command === job.commands[0]) {
+            emit({
+              index: job.index,
+              status: "running",
+              attempt,
+              time: now(),
+              executorId: String(child.pid ?? ""),
+            });
+          }
           if (ctx.jobTimeout !== null && !entry.timer) {
             entry.timer = setTimeout(() => stop(entry, "timeout"), ctx.jobTimeout * 1000);
           }

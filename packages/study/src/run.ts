@@ -120,6 +120,20 @@ export async function checkStudyDirectory(
     );
   }
   const state = foldJournal(events ?? []);
+  // Nothing runs twice at once: a job the previous orchestrator started may outlive it.
+  const alive = [...state].filter(
+    ([, s]) => s.status === "running" && s.executorId && pidAlive(Number(s.executorId)),
+  );
+  if (alive.length > 0) {
+    throw new StudyError(
+      "STUDY_LOCKED",
+      `${alive.length} job(s) that an earlier orchestrator started in ${dir} are still running (${alive
+        .map(([i, s]) => `job ${i}: pid ${s.executorId}`)
+        .join(
+          ", ",
+        )}): wait for them to end, or stop them (kill -INT <pid> keeps their checkpoint), then resume.`,
+    );
+  }
   if (previous && !options.replan) {
     const stored = await import("node:fs/promises")
       .then((fs) => fs.readFile(join(dir, "spec.json"), "utf8"))
@@ -149,6 +163,16 @@ export async function checkStudyDirectory(
     }
   }
   return { ...(previous ? { previous } : {}), state };
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function counts(status: ReadonlyMap<number, JobStatus>): Record<JobStatus, number> {

@@ -193,9 +193,42 @@ const NESTED_KEYS: Readonly<Record<string, readonly string[]>> = {
   cost: ["perHour"],
 };
 
+/** Names an axis may not take: columns of results.csv, and the study's own label parts. */
+const RESERVED_AXES = new Set([
+  "index",
+  "label",
+  "name",
+  "job",
+  "repeat",
+  "fold",
+  "status",
+  "attempts",
+  "exit_code",
+  "duration_s",
+  "train_loss",
+  "val_loss",
+  "amplitude_psnr",
+  "amplitude_ssim",
+  "phase_psnr",
+  "phase_ssim",
+  "run_dir",
+  "payload_sha256",
+]);
+
 function validate(raw: unknown, file: string, at: (path: SpecPath) => Position): StudySpec {
   const result = StudySpecSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    const reserved = Object.keys(result.data.matrix).filter((k) => RESERVED_AXES.has(k));
+    if (reserved.length > 0) {
+      const k = reserved[0] as string;
+      const pos = at(["matrix", k, "#key"]);
+      throw new StudyError(
+        "SPEC_INVALID",
+        `Study spec ${file}:${pos.line}:${pos.column}: matrix.${k}: "${k}" is a column of the results (or a part of job labels); name the axis otherwise.`,
+      );
+    }
+    return result.data;
+  }
   const problems = result.error.issues.map((issue) => {
     let path: SpecPath = issue.path as SpecPath;
     let message = issueMessage(issue, undefined);
@@ -331,4 +364,15 @@ export function specDifferences(before: unknown, after: unknown, path = ""): str
     return keys.flatMap((k) => specDifferences(before[k], after[k], path ? `${path}.${k}` : k));
   }
   return JSON.stringify(before) === JSON.stringify(after) ? [] : [path || "(the whole spec)"];
+}
+
+/** The JSON Schema of a study spec (committed as schema/study-spec.schema.json, for editors). */
+export function studySpecJsonSchema(): Record<string, unknown> {
+  const json = z.toJSONSchema(StudySpecSchema, {
+    io: "input",
+    target: "draft-2020-12",
+    unrepresentable: "any",
+  }) as Record<string, unknown>;
+  const { $schema, ...rest } = json;
+  return { $schema, title: "trainkit study spec", ...rest };
 }

@@ -1,0 +1,73 @@
+// Real studies through the installed trainkit-study: every job a fresh trainkit-train process of the
+// embedded engine. The orchestrator is killed with SIGKILL mid-study (its running job with it, as in
+// a machine crash) and --resume finishes the study: the finished job is not run again and the
+// interrupted one continues from its checkpoint.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeSimulatedDataset } from "@trainkit/data";
+import { describe, expect, it } from "vitest";
+import { BINS, run, tempDir } from "./helpers.ts";
+
+interface Event {
+  readonly type: string;
+  readonly index?: number;
+  readonly status?: string;
+  readonly executorId?: string;
+}
+const journal = (dir: string): Event[] =>
+  existsSync(join(dir, "study.jsonl"))
+    ? readFileSync(join(dir, "study.jsonl"), "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as Event)
+    : [];
+
+async function until(what: string, check: () => boolean, seconds = 120): Promise<void> {
+  const end = Date.now() + seconds * 1000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe("trainkit-study run (embedded engine)", () => {
+  it("resumes after the orchestrator and its running job are killed with SIGKILL", async () => {
+    const dir = tempDir("trainkit-study-kill-");
+    await writeSimulatedDataset({ trainOut: join(dir, "train.npz"), testOut: join(dir, "test.npz"), testCount: 8, positions: 40, seed: 2 });
+    const out = join(dir, "runs/kill");
+    writeFileSync(
+      join(dir, "kill.yaml"),
+      `name: kill\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${dir}/train.npz\n    nGroups: 24\n    nepochs: 6\n    batchSize: 8\n  model:\n    nFiltersScale: 1\n  execution:\n    checkpointMonitor: train_loss\nmatrix:\n  execution.seed: [1, 2, 3]\n`,
+    );
+    const child: ChildProcess = spawn(process.execPath, [BINS.study, "run", join(dir, "kill.yaml"), "--sequential"], {
+      stdio: "ignore",
+    });
+    // Job 0 done, job 1 past its first checkpoint.
+    await until("job 1 to checkpoint", () => {
+      const events = journal(out);
+      const job1 = events.find((e) => e.type === "job" && e.index === 1 && e.status === "running");
+      const ckpts = join(out, "jobs/0001-seed=2/checkpoints");
+      return job1 !== undefined && existsSync(ckpts) && readdirSync(ckpts).some((f) => f.startsWith("last"));
+    });
+    const job1 = journal(out).find((e) => e.type === "job" && e.index === 1 && e.status === "running")!;
+    child.kill("SIGKILL");
+    process.kill(-Number(job1.executorId), "SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+
+    const resumed = run("study", ["run", join(dir, "kill.yaml"), "--resume", "--sequential"], { timeout: 240_000 });
+    expect(resumed.stderr).toContain("took over the lock");
+    expect(resumed.status).toBe(0);
+    const events = journal(out);
+    const starts = (i: number) => events.filter((e) => e.type === "job" && e.index === i && e.status === "running").length;
+    expect([starts(0), starts(1), starts(2)]).toEqual([1, 2, 1]);
+    expect(readFileSync(join(out, "logs/0001.train.log"), "utf8")).toMatch(/resuming from .*last/);
+    const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { status: string }[];
+    expect(results.map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    expect(existsSync(join(out, "report.html"))).toBe(true);
+    // `report` rebuilds the same report from the directory alone.
+    const before = readFileSync(join(out, "report.md"), "utf8");
+    expect(run("study", ["report", out]).status).toBe(0);
+    expect(readFileSync(join(out, "report.md"), "utf8")).toBe(before);
+  }, 400_000);
+});
