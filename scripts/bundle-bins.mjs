@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const targets = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["train-cli", "infer-cli", "study-cli"];
+const targets =
+  process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["train-cli", "infer-cli", "study-cli"];
 
 export async function bundle(name) {
   const dir = join(root, "packages", name);

@@ -18,13 +18,34 @@ function run(program: string, args: readonly string[]): void {
 for (const name of ["train-cli", "infer-cli", "study-cli"]) await bundle(name);
 const datagen = join(root, "packages/data/dist/bin/datagen.js");
 if (!existsSync(datagen)) {
-  const built = spawnSync("pnpm", ["--filter", "@trainkit/data", "run", "build"], { stdio: "inherit", cwd: root });
+  const built = spawnSync("pnpm", ["--filter", "@trainkit/data", "run", "build"], {
+    stdio: "inherit",
+    cwd: root,
+  });
   if (built.status !== 0) process.exit(built.status ?? 1);
 }
 for (const dose of ["1e4", "1e6", "1e9"]) {
   const out = join("examples/studies/data", `dose_${dose}`);
   if (existsSync(join(root, out, "train.npz"))) continue;
-  run(datagen, ["--out", out, "--nphotons", dose, "--positions", "192", "--amplitude-min", "0.2", "--seed", "1"]);
+  run(datagen, [
+    "--out",
+    out,
+    "--nphotons",
+    dose,
+    "--positions",
+    "192",
+    "--amplitude-min",
+    "0.2",
+    "--seed",
+    "1",
+  ]);
 }
 const resume = existsSync(join(root, "runs/studies/dose/study.jsonl")) ? ["--resume"] : [];
-run(bin("study-cli", "trainkit-study.js"), ["run", "examples/studies/dose.yaml", "--max-workers", "2", ...resume, ...process.argv.slice(2)]);
+run(bin("study-cli", "trainkit-study.js"), [
+  "run",
+  "examples/studies/dose.yaml",
+  "--max-workers",
+  "2",
+  ...resume,
+  ...process.argv.slice(2),
+]);

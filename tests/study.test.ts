@@ -34,15 +34,25 @@ async function until(what: string, check: () => boolean, seconds = 120): Promise
 describe("trainkit-study run (embedded engine)", () => {
   it("resumes after the orchestrator and its running job are killed with SIGKILL", async () => {
     const dir = tempDir("trainkit-study-kill-");
-    await writeSimulatedDataset({ trainOut: join(dir, "train.npz"), testOut: join(dir, "test.npz"), testCount: 8, positions: 40, seed: 2 });
+    await writeSimulatedDataset({
+      trainOut: join(dir, "train.npz"),
+      testOut: join(dir, "test.npz"),
+      testCount: 8,
+      positions: 40,
+      seed: 2,
+    });
     const out = join(dir, "runs/kill");
     writeFileSync(
       join(dir, "kill.yaml"),
       `name: kill\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${dir}/train.npz\n    nGroups: 24\n    nepochs: 6\n    batchSize: 8\n  model:\n    nFiltersScale: 1\n  execution:\n    checkpointMonitor: train_loss\nmatrix:\n  execution.seed: [1, 2, 3]\n`,
     );
-    const child: ChildProcess = spawn(process.execPath, [BINS.study, "run", join(dir, "kill.yaml"), "--sequential"], {
-      stdio: "ignore",
-    });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [BINS.study, "run", join(dir, "kill.yaml"), "--sequential"],
+      {
+        stdio: "ignore",
+      },
+    );
     // Job 0 done, job 1 past its first checkpoint.
     await until("job 1 to checkpoint", () => {
       const events = journal(out);
@@ -55,11 +65,14 @@ describe("trainkit-study run (embedded engine)", () => {
     process.kill(-Number(job1.executorId), "SIGKILL");
     await new Promise((r) => child.once("exit", r));
 
-    const resumed = run("study", ["run", join(dir, "kill.yaml"), "--resume", "--sequential"], { timeout: 240_000 });
+    const resumed = run("study", ["run", join(dir, "kill.yaml"), "--resume", "--sequential"], {
+      timeout: 240_000,
+    });
     expect(resumed.stderr).toContain("took over the lock");
     expect(resumed.status).toBe(0);
     const events = journal(out);
-    const starts = (i: number) => events.filter((e) => e.type === "job" && e.index === i && e.status === "running").length;
+    const starts = (i: number) =>
+      events.filter((e) => e.type === "job" && e.index === i && e.status === "running").length;
     expect([starts(0), starts(1), starts(2)]).toEqual([1, 2, 1]);
     expect(readFileSync(join(out, "logs/0001.train.log"), "utf8")).toMatch(/resuming from .*last/);
     const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { status: string }[];
@@ -69,5 +82,46 @@ describe("trainkit-study run (embedded engine)", () => {
     const before = readFileSync(join(out, "report.md"), "utf8");
     expect(run("study", ["report", out]).status).toBe(0);
     expect(readFileSync(join(out, "report.md"), "utf8")).toBe(before);
+  }, 400_000);
+
+  it("Ctrl-C stops the running job at a checkpoint (exit 130), and --resume finishes the study", async () => {
+    const dir = tempDir("trainkit-study-int-");
+    await writeSimulatedDataset({
+      trainOut: join(dir, "train.npz"),
+      testOut: join(dir, "test.npz"),
+      testCount: 8,
+      positions: 40,
+      seed: 2,
+    });
+    const out = join(dir, "runs/int");
+    writeFileSync(
+      join(dir, "int.yaml"),
+      `name: int\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${dir}/train.npz\n    nGroups: 24\n    nepochs: 8\n    batchSize: 8\n  model:\n    nFiltersScale: 1\n  execution:\n    checkpointMonitor: train_loss\nmatrix:\n  execution.seed: [1, 2]\n`,
+    );
+    const child = spawn(process.execPath, [BINS.study, "run", join(dir, "int.yaml"), "--sequential"], {
+      stdio: "ignore",
+    });
+    await until("job 0 to checkpoint", () => {
+      const ckpts = join(out, "jobs/0000-seed=1/checkpoints");
+      return existsSync(ckpts) && readdirSync(ckpts).some((f) => f.startsWith("last"));
+    });
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+    expect(code).toBe(130);
+    const statuses = journal(out)
+      .filter((e) => e.type === "job")
+      .map((e) => `${e.index}:${e.status}`);
+    expect(statuses).toEqual(["0:running", "0:interrupted"]);
+    const resumed = run("study", ["run", join(dir, "int.yaml"), "--resume"], { timeout: 240_000 });
+    expect(resumed.status).toBe(0);
+    expect(readFileSync(join(out, "logs/0000.train.log"), "utf8")).toMatch(/resuming from .*last/);
+    const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as {
+      status: string;
+      attempts: number;
+    }[];
+    expect(results.map((r) => [r.status, r.attempts])).toEqual([
+      ["succeeded", 2],
+      ["succeeded", 1],
+    ]);
   }, 400_000);
 });

@@ -174,12 +174,18 @@ function renderList(plan: StudyPlan, json: boolean): string {
     index: job.index,
     label: job.label,
     ...Object.fromEntries(axes.map((a) => [a, job.axes[a] ?? null])),
+    ...(job.repeat !== null ? { repeat: job.repeat } : {}),
+    ...(job.fold !== null ? { fold: job.fold } : {}),
     backend: job.launcher.backend === "process" ? `process (${job.launcher.command})` : job.launcher.backend,
     ...Object.fromEntries(plan.globalPaths.map((p) => [p, job.globalSupport[p] ? "honoured" : "dropped"])),
     sha256: job.sha256.slice(0, 12),
   }));
   if (json) return `${JSON.stringify(rows, null, 2)}\n`;
-  const columns = ["index", "label", ...axes, "backend", ...plan.globalPaths, "sha256"];
+  const extra = [
+    ...(plan.jobs.some((j) => j.repeat !== null) ? ["repeat"] : []),
+    ...(plan.jobs.some((j) => j.fold !== null) ? ["fold"] : []),
+  ];
+  const columns = ["index", "label", ...axes, ...extra, "backend", ...plan.globalPaths, "sha256"];
   const cells = rows.map((r) => columns.map((c) => String((r as Record<string, unknown>)[c] ?? "")));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => (row[i] ?? "").length)));
   const line = (values: readonly string[]) =>

@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { envVariables, RESERVED_ENV } from "@trainkit/factory";
 import type { Executor, ExecutorContext, JobEvent, PlannedJob } from "./types.ts";
 
 /** Exit code a job uses to ask for a retry (EX_TEMPFAIL). */
@@ -39,6 +40,16 @@ function countGpus(): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * Settings in `TRAINKIT_*` variables were read when the study was planned and are in every payload;
+ * a job started with `--payload` refuses them, so they are not passed on. Reserved variables and
+ * those of secret fields (masked in payload.json) are.
+ */
+function passesToJob(name: string): boolean {
+  if (!name.startsWith("TRAINKIT_") || RESERVED_ENV.has(name)) return true;
+  return envVariables().get(name)?.field.meta.secret === true;
 }
 
 /** How many GPUs a job asks for: `execution.devices` when the accelerator is a GPU. */
@@ -89,7 +100,7 @@ export function createLocalExecutor(
     const { job, attempt } = entry;
     const threads = Math.max(1, Math.floor(availableParallelism() / Math.max(1, ctx.maxWorkers)));
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined) env[k] = v;
+    for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined && passesToJob(k)) env[k] = v;
     env.TRAINKIT_THREAD_BUDGET = String(threads);
     if (entry.gpus.length > 0) env.CUDA_VISIBLE_DEVICES = entry.gpus.join(",");
     const logs = join(ctx.studyDir, "logs");

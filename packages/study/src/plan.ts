@@ -100,7 +100,7 @@ export interface StudyPlan {
   readonly jobs: readonly StudyJob[];
   /** How many jobs the spec has before selection. */
   readonly total: number;
-  /** Axis names in spec order (with `job`, `repeat`, `fold` when present). */
+  /** Axis names in spec order (`job` first when the spec has named jobs); repeats and folds are not axes. */
   readonly axes: readonly string[];
   /** Paths set by global options. */
   readonly globalPaths: readonly string[];
@@ -508,8 +508,6 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
   const machine = environmentEntries(environment);
   const labelAxes = [...axes.map((a) => a.key)];
   if (spec.jobs) labelAxes.unshift("job");
-  if (spec.repeats > 1) labelAxes.push("repeat");
-  if (folds) labelAxes.push("fold");
   const templateProblems = new Map<string, Set<string>>();
 
   interface Draft {
@@ -548,12 +546,10 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
     const variation = safe(labelParts.join(",")) || "base";
     if (combo.repeat !== null) {
       names.set("repeat", String(combo.repeat + 1));
-      axisValues.repeat = combo.repeat + 1;
       labelParts.push(`rep=${combo.repeat + 1}`);
     }
     if (combo.fold !== null) {
       names.set("fold", String(combo.fold));
-      axisValues.fold = combo.fold;
       labelParts.push(`fold=${combo.fold}`);
     }
     const label = safe(labelParts.join(",")).slice(0, 100) || "base";

@@ -61,14 +61,12 @@ export interface StudyOutcome {
   readonly exitCode: 0 | 1 | 130;
 }
 
-const FINAL: ReadonlySet<JobStatus> = new Set([
-  "succeeded",
+/** Ends that `--resume` keeps (`--rerun failed` runs them again); every other state is resumed. */
+const FAILED: ReadonlySet<JobStatus> = new Set([
   "failed",
   "timeout",
   "out_of_memory",
   "node_fail",
-  "cancelled",
-  "skipped",
   "suspect",
 ]);
 
@@ -309,7 +307,7 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
         if (outcome.durationSeconds !== null) durations.set(job.index, outcome.durationSeconds);
         continue;
       }
-      const finishedBadly = before !== undefined && FINAL.has(before.status) && before.status !== "succeeded";
+      const finishedBadly = before !== undefined && FAILED.has(before.status);
       if (previous && !options.rerun && finishedBadly && !options.replan) {
         // --resume keeps final failures as they are; --rerun failed runs them again.
         status.set(job.index, before.status);
@@ -412,7 +410,9 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
       if (options.signal?.aborted && !interrupted) {
         interrupted = true;
         stopping = true;
-        skipAll("interrupted before it started");
+        // Jobs not started stay pending: --resume runs them.
+        queue.splice(0);
+        retryAt.clear();
         await executor.cancel(
           [...status].filter(([, s]) => s === "running").map(([i]) => i),
           ctx,
