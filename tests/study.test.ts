@@ -3,11 +3,12 @@
 // a machine crash) and --resume finishes the study: the finished job is not run again and the
 // interrupted one continues from its checkpoint.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeSimulatedDataset } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
-import { BINS, run, tempDir } from "./helpers.ts";
+import { main as datagen } from "../packages/data/src/datagen-cli.ts";
+import { BINS, ROOT, run, tempDir } from "./helpers.ts";
 
 interface Event {
   readonly type: string;
@@ -124,4 +125,75 @@ describe("trainkit-study run (embedded engine)", () => {
       ["succeeded", 1],
     ]);
   }, 400_000);
+
+  it("runs the example dose study (examples/studies/dose.yaml, shortened by global options) to its report", async () => {
+    const cwd = tempDir("trainkit-study-example-");
+    mkdirSync(join(cwd, "examples/studies"), { recursive: true });
+    copyFileSync(join(ROOT, "examples/studies/dose.yaml"), join(cwd, "examples/studies/dose.yaml"));
+    // The data, as docs/studies.md makes it with trainkit-datagen (fewer positions here).
+    for (const dose of ["1e4", "1e6", "1e9"]) {
+      const io = { stdout: { write: () => true }, stderr: { write: () => true } };
+      const code = await datagen(
+        [
+          "--out",
+          join(cwd, `examples/studies/data/dose_${dose}`),
+          "--nphotons",
+          dose,
+          "--positions",
+          "48",
+          "--amplitude-min",
+          "0.2",
+          "--seed",
+          "1",
+        ],
+        io as never,
+      );
+      expect(code).toBe(0);
+    }
+    const listed = run("study", ["run", "examples/studies/dose.yaml", "--list"], { cwd });
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toContain("12 of 12 job(s)");
+    const result = run(
+      "study",
+      ["run", "examples/studies/dose.yaml", "--max-workers", "2", "--nepochs", "1", "--n-groups", "16"],
+      { cwd, timeout: 400_000 },
+    );
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    const out = join(cwd, "runs/studies/dose");
+    const rows = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as {
+      status: string;
+      axes: Record<string, unknown>;
+      metrics: Record<string, number | null>;
+    }[];
+    expect(rows).toHaveLength(12);
+    expect(rows.every((r) => r.status === "succeeded" && r.metrics.phaseSsim !== null)).toBe(true);
+    expect(rows.map((r) => r.axes["training.nphotons"])).toEqual([
+      1e4, 1e4, 1e4, 1e4, 1e6, 1e6, 1e6, 1e6, 1e9, 1e9, 1e9, 1e9,
+    ]);
+    const statistics = JSON.parse(readFileSync(join(out, "statistics.json"), "utf8"));
+    expect(statistics.variations).toHaveLength(6);
+    expect(
+      statistics.variations.every(
+        (v: { metrics: { phaseSsim: { n: number } } }) => v.metrics.phaseSsim.n === 2,
+      ),
+    ).toBe(true);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).toContain("<svg");
+    expect(html).not.toMatch(/<script|https?:\/\//);
+    expect(readFileSync(join(out, "results.csv"), "utf8").split("\n")[0]).toContain("training.nphotons,loss");
+    // Every job's audit says which spec line set its dose.
+    const audit = JSON.parse(
+      readFileSync(join(out, "jobs/0004-nphotons=1e6,loss=nll,rep=1/audit.json"), "utf8"),
+    );
+    const nphotons = audit.audit.find((a: { path: string }) => a.path === "training.nphotons");
+    const specLines = readFileSync(join(cwd, "examples/studies/dose.yaml"), "utf8").split("\n");
+    const line = specLines.findIndex((l) => l.startsWith("  training.nphotons:")) + 1;
+    expect(nphotons.origin).toMatchObject({
+      kind: "study",
+      axis: "training.nphotons",
+      file: "examples/studies/dose.yaml",
+      line,
+    });
+  }, 600_000);
 });
