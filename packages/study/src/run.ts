@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { payloadDocument, readManifest, writeJsonAtomic } from "@trainkit/launcher";
@@ -163,13 +163,19 @@ export async function checkStudyDirectory(
   return { ...(previous ? { previous } : {}), state };
 }
 
+/** Whether a process runs (a zombie, dead but not yet reaped, does not). */
 function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\d+ \(.*\) [ZX] /s.test(stat);
+  } catch {
+    return true;
   }
 }
 

@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isStudyError } from "../src/errors.ts";
 import { readJournal } from "../src/journal.ts";
+import { createLocalExecutor } from "../src/local-executor.ts";
 import { planStudy } from "../src/plan.ts";
 import { collectResults } from "../src/results.ts";
 import { runStudy } from "../src/run.ts";
@@ -123,5 +124,96 @@ describe("runStudy", () => {
     expect(isStudyError(error, "SPEC_CHANGED")).toBe(true);
     expect(error.message).toContain("base.training.nepochs");
     expect(existsSync(join(out, ".lock"))).toBe(false);
+  });
+
+  it("skips jobs that would pass budget.maxCost, estimated from the finished ones", async () => {
+    const { loaded } = await study([8, 16, 32], "budget:\n  maxCost: 0.01\ncost:\n  perHour: 1000000\n");
+    const plan = await planStudy(loaded, { programs });
+    const outcome = await runStudy(plan, { io: io().io, maxWorkers: 1 });
+    expect(outcome.counts.succeeded).toBe(1);
+    expect(outcome.counts.skipped).toBe(2);
+  });
+
+  it("gives each GPU job its own CUDA_VISIBLE_DEVICES when several GPUs are present", async () => {
+    const { loaded } = await study([8, 16], "", "gpu");
+    const withGpu = await parseStudySpec(
+      `name: gpu\noutputDir: ${loaded.spec.outputDir}\nbase:\n  training:\n    trainDataFile: ${data}/data/dose_1e6/train.npz\n    nepochs: 30\n  execution:\n    accelerator: gpu\n    devices: 1\n  launcher:\n    backend: process\n    command: fake\nmatrix:\n  training.nGroups: [8, 16]\n`,
+      "gpu.yaml",
+    );
+    const plan = await planStudy(withGpu, { programs });
+    const outcome = await runStudy(plan, {
+      io: io().io,
+      maxWorkers: 2,
+      executor: createLocalExecutor({ gpus: 2 }),
+    });
+    expect(outcome.counts.succeeded).toBe(2);
+    const { rows } = await collectResults(loaded.spec.outputDir);
+    const devices = rows.map(
+      (r) => JSON.parse(readFileSync(join(r.runDir, "manifest.json"), "utf8")).details.cuda,
+    );
+    expect(devices.sort()).toEqual(["0", "1"]);
+  });
+
+  it("keeps job indices and directories when --replan appends a value to an axis", async () => {
+    const { out, loaded } = await study([8, 16]);
+    const two = (values: string) =>
+      parseStudySpec(
+        `name: s\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${data}/data/dose_1e6/train.npz\n    nepochs: 2\nmatrix:\n  training.nGroups: [8, 16]\n  execution.seed: [${values}]\n`,
+        "spec.yaml",
+      );
+    void loaded;
+    const first = await planStudy(await two("1, 2"), { programs });
+    await runStudy(first, { io: io().io });
+    const manifest = JSON.parse(readFileSync(join(out, "study-manifest.json"), "utf8")) as {
+      jobs: { key: string; index: number }[];
+    };
+    const grown = await planStudy(await two("1, 2, 3"), {
+      programs,
+      previousIndices: new Map(manifest.jobs.map((j) => [j.key, j.index])),
+    });
+    expect(grown.jobs.map((j) => `${j.index}:${j.label}`)).toEqual(
+      [
+        "0:nGroups=8,seed=1",
+        "1:nGroups=8,seed=2",
+        "4:nGroups=8,seed=3",
+        "2:nGroups=16,seed=1",
+        "3:nGroups=16,seed=2",
+        "5:nGroups=16,seed=3",
+      ].sort((a, b) => Number(a.split(":")[0]) - Number(b.split(":")[0])),
+    );
+    const refused = await runStudy(grown, { io: io().io, resume: true }).catch((e) => e);
+    expect(isStudyError(refused, "SPEC_CHANGED")).toBe(true);
+    expect(refused.message).toContain("matrix.execution.seed");
+    const outcome = await runStudy(grown, { io: io().io, resume: true, replan: true });
+    expect(outcome.counts.succeeded).toBe(6);
+    const events = readJournal(join(out, "study.jsonl"))!;
+    // The four earlier jobs did not run again.
+    expect(
+      events
+        .filter((e) => e.type === "job" && e.status === "running")
+        .map((e) => (e as { index: number }).index)
+        .sort(),
+    ).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("refuses an output directory that holds something else or another study, writing nothing", async () => {
+    const { out, loaded } = await study([8]);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, "notes.txt"), "mine");
+    const plan = await planStudy(loaded, { programs });
+    const error = await runStudy(plan, { io: io().io }).catch((e) => e);
+    expect(isStudyError(error, "OUTPUT_DIR_TAKEN")).toBe(true);
+    expect(readdirSync(out)).toEqual(["notes.txt"]);
+    const other = await study([8], "", "first");
+    await runStudy(await planStudy(other.loaded, { programs }), { io: io().io });
+    const second = await parseStudySpec(
+      `name: second\noutputDir: ${other.out}\nbase:\n  training:\n    trainDataFile: ${data}/data/dose_1e6/train.npz\n    nGroups: 8\n`,
+      "second.yaml",
+    );
+    const taken = await runStudy(await planStudy(second, { programs }), { io: io().io, resume: true }).catch(
+      (e) => e,
+    );
+    expect(isStudyError(taken, "OUTPUT_DIR_TAKEN")).toBe(true);
+    expect(taken.message).toContain('belongs to the study "first"');
   });
 });
