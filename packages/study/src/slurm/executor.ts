@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { renderValue } from "@trainkit/config-meta";
+import { closestName, renderValue } from "@trainkit/config-meta";
 import { writeFileAtomic } from "@trainkit/data";
 import type { Executor, ExecutorContext, JobEvent, JobStatus, PlannedJob } from "../types.ts";
 import { type Backoff, createBackoff } from "./backoff.ts";
@@ -87,14 +87,20 @@ const WRITE_CONCURRENCY = 64;
 export function parseSlurmSettings(input: unknown, origin = "the slurm section"): SlurmSettings {
   const result = SlurmSettingsSchema.safeParse(input ?? {});
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
+  const lines = result.error.issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => {
+        const near = closestName(key, Object.keys(SlurmSettingsSchema.shape));
+        return `slurm.${key}: unknown setting${near ? `; did you mean slurm.${near}?` : ""} (from ${origin}).`;
+      });
+    }
     const path = ["slurm", ...issue.path.map(String)].join(".");
     const got = issue.path.reduce<unknown>(
       (value, key) => (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey],
       input,
     );
     const text = issue.message.startsWith("slurm.") ? issue.message : `${path}: ${issue.message}`;
-    return `${text}, got ${renderValue(got)} (from ${origin}).`;
+    return [`${text}, got ${renderValue(got)} (from ${origin}).`];
   });
   throw new SlurmError("SLURM_SETTINGS_INVALID", lines.join("\n"));
 }

@@ -106,7 +106,7 @@ export const SlurmSettingsSchema = z
         ctx.addIssue({
           code: "custom",
           path: ["extra", i],
-          message: `slurm.extra[${i}]: ${JSON.stringify(line)} sets ${name}, which the executor sets itself (${why}).`,
+          message: `slurm.extra[${i}]: ${JSON.stringify(line)} sets ${name}, which the executor sets itself (${why})`,
         });
       }
     });
