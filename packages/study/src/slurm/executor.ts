@@ -199,6 +199,12 @@ export function createSlurmExecutor(
           `sbatch refused ${what}${attempt > 1 ? ` after ${attempt} tries` : ""}: ${message || `exit ${answer.code}`}`,
         );
       }
+      if (ctx.signal?.aborted) {
+        throw new SlurmError(
+          "SLURM_SUBMIT_REJECTED",
+          `sbatch (${what}) was not retried: the study was interrupted (${message}).`,
+        );
+      }
       const delay = backoff.next();
       ctx.io.stderr(
         `slurm: sbatch (${what}) failed for now (${message}); trying again in ${Math.round(delay / 1000)} s.\n`,
@@ -238,6 +244,12 @@ export function createSlurmExecutor(
     const cap = await clusterMaxArraySize(ctx);
     const limits = [settings.timeLimit, ctx.jobTimeout].filter((v): v is number => v !== null && v > 0);
     const timeLimitSeconds = limits.length === 0 ? null : Math.min(...limits);
+    if (timeLimitSeconds !== null && timeLimitSeconds % 60 !== 0) {
+      const minutes = Math.ceil(timeLimitSeconds / 60);
+      ctx.io.stderr(
+        `slurm: --time has a granularity of whole minutes: the job limit of ${timeLimitSeconds} s is submitted as --time=${minutes} (${minutes * 60} s).\n`,
+      );
+    }
     const throttle =
       Number.isFinite(ctx.maxWorkers) && ctx.maxWorkers >= 1 ? Math.floor(ctx.maxWorkers) : null;
 
