@@ -398,10 +398,13 @@ export function createSlurmExecutor(
       if (liveState === "RUNNING") seenStarted.add(ref.index);
       // A pending task has a record of its own only after it ran (a requeue): Slurm split it off the
       // array then, so its sacct row is no longer a collapsed range. Never-started tasks are not read.
+      const last = emitted.get(ref.index)?.status;
       const needRecord =
         liveState !== "RUNNING" &&
         (liveState !== "PENDING" ||
           seenStarted.has(ref.index) ||
+          last === "running" ||
+          last === "preempted" ||
           (sacct !== undefined && !sacct.id.collapsed));
       const record = needRecord ? await readRecord(ref) : undefined;
       const endMs = sacct?.end ? Date.parse(sacct.end) : Number.NaN;
@@ -419,8 +422,8 @@ export function createSlurmExecutor(
         exitCode: null,
         message: "submitted; not in sacct or squeue yet",
       };
-      const last = emitted.get(ref.index);
-      if (last && last.status === verdict.status && last.attempt === verdict.attempt) return;
+      const previous = emitted.get(ref.index);
+      if (previous && previous.status === verdict.status && previous.attempt === verdict.attempt) return;
       emitted.set(ref.index, { status: verdict.status, attempt: verdict.attempt });
       attempts.set(ref.index, verdict.attempt);
       if (FINAL_STATUSES.has(verdict.status)) final.add(ref.index);
