@@ -320,8 +320,12 @@ describe.skipIf(problem !== undefined)("createSlurmExecutor on a real Slurm 22.0
     // Once requeued, the job is never reported as a fresh pending job again.
     const statuses = s.events.map((e) => e.status);
     const afterRequeue = statuses.slice(statuses.indexOf("preempted"));
-    expect(afterRequeue.every((status) => ["preempted", "running", "succeeded"].includes(status))).toBe(true);
+    expect(afterRequeue.filter((status) => !["preempted", "running", "succeeded"].includes(status))).toEqual(
+      [],
+    );
     expect(afterRequeue.at(-1)).toBe("succeeded");
+    const rerun = s.events.slice(statuses.indexOf("preempted")).filter((e) => e.status === "running");
+    expect(rerun.every((e) => e.attempt === 2)).toBe(true);
   }, 90_000);
 
   it("cancels a running and a pending job with scancel", async () => {

@@ -238,6 +238,24 @@ describe("judgeJob", () => {
     expect(verdict?.message).toContain("requeued");
   });
 
+  it("counts a running requeued job as the next attempt before it wrote its own record", () => {
+    const verdict = judgeJob(
+      observe({
+        squeue: parseSqueue("1_0|RUNNING|None")[0]!,
+        record: record({ state: "interrupted", exitCode: 143, signal: 15 }),
+      }),
+    );
+    expect(verdict).toMatchObject({ status: "running", attempt: 2 });
+    expect(
+      judgeJob(
+        observe({
+          squeue: parseSqueue("1_0|RUNNING|None")[0]!,
+          record: record({ state: "running", attempt: 2 }),
+        }),
+      ),
+    ).toMatchObject({ attempt: 2 });
+  });
+
   it("without accounting trusts the record once squeue has forgotten the job", () => {
     const off = { accounting: false } as const;
     expect(judgeJob(observe({ ...off, record: record() }))?.status).toBe("succeeded");

@@ -147,6 +147,7 @@ export function createSlurmExecutor(
   const final = new Set<number>();
   const attempts = new Map<number, number>();
   const seenStarted = new Set<number>();
+  const requeued = new Set<number>();
   let maxArraySize: number | undefined;
   let accounting: boolean | undefined;
   let nextChunk: number | undefined;
@@ -230,6 +231,7 @@ export function createSlurmExecutor(
       });
       final.delete(line.index);
       seenStarted.delete(line.index);
+      requeued.delete(line.index);
     });
   }
 
@@ -400,15 +402,16 @@ export function createSlurmExecutor(
       // array then, so its sacct row is no longer a collapsed range. Never-started tasks are not read.
       const last = emitted.get(ref.index)?.status;
       const needRecord =
-        liveState !== "RUNNING" &&
-        (liveState !== "PENDING" ||
-          seenStarted.has(ref.index) ||
-          last === "running" ||
-          last === "preempted" ||
-          (sacct !== undefined && !sacct.id.collapsed));
+        liveState === "RUNNING"
+          ? requeued.has(ref.index) // the attempt number of a requeued job comes from its record
+          : liveState !== "PENDING" ||
+            seenStarted.has(ref.index) ||
+            last === "running" ||
+            last === "preempted" ||
+            (sacct !== undefined && !sacct.id.collapsed);
       const record = needRecord ? await readRecord(ref) : undefined;
       const endMs = sacct?.end ? Date.parse(sacct.end) : Number.NaN;
-      const verdict = judgeJob({
+      const judged = judgeJob({
         sacct,
         squeue,
         record,
@@ -416,15 +419,20 @@ export function createSlurmExecutor(
         attemptBase: ref.attemptBase,
         secondsSinceSubmit: (now() - ref.submittedAtMs) / 1000,
         secondsSinceEnd: Number.isNaN(endMs) ? null : (now() - endMs) / 1000,
-      }) ?? {
+      });
+      const previous = emitted.get(ref.index);
+      // "Not known yet" (an empty answer, a record still on its way) keeps what was reported before;
+      // a job never reported is pending.
+      if (judged === null && previous) return;
+      const verdict = judged ?? {
         status: "pending" as const,
         attempt: ref.attemptBase + 1,
         exitCode: null,
         message: "submitted; not in sacct or squeue yet",
       };
-      const previous = emitted.get(ref.index);
       if (previous && previous.status === verdict.status && previous.attempt === verdict.attempt) return;
       emitted.set(ref.index, { status: verdict.status, attempt: verdict.attempt });
+      if (verdict.status === "preempted") requeued.add(ref.index);
       attempts.set(ref.index, verdict.attempt);
       if (FINAL_STATUSES.has(verdict.status)) final.add(ref.index);
       events.push({
@@ -481,6 +489,7 @@ export function createSlurmExecutor(
     emitted.clear();
     final.clear();
     seenStarted.clear();
+    requeued.clear();
     for (const n of found) {
       const chunk = JSON.parse(await readFile(join(root, `chunk-${n}.json`), "utf8")) as SlurmChunk;
       const table = await readFile(chunk.table, "utf8");

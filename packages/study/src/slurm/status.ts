@@ -145,7 +145,12 @@ export function judgeJob(o: Observation): Verdict | null {
       : undefined);
   const liveReason = o.squeue?.reason ?? o.sacct?.reason ?? "";
   if (live !== undefined && LIVE_RUNNING.has(live)) {
-    return verdict("running", null, live === "RUNNING" ? undefined : live);
+    // A record that is not `running` is the previous attempt's: this one has not written its own yet.
+    const running = record && record.state !== "running" ? record.attempt + 1 : attempt;
+    const message = live === "RUNNING" ? undefined : live;
+    return message === undefined
+      ? { status: "running", attempt: running, exitCode: null }
+      : { status: "running", attempt: running, exitCode: null, message };
   }
   if (live !== undefined && LIVE_PENDING.has(live)) {
     if (record) {
