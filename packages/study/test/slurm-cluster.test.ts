@@ -141,7 +141,7 @@ const allFinal = (n: number) => (latest: Map<number, JobEvent>) =>
 
 const slurmJobId = (s: Study, index: number) => s.executor.executorIdOf(index)!;
 const recordOf = (s: Study, index: number) =>
-  JSON.parse(readFileSync(join(s.dir, "jobs", `${index}-case=${index}`, "slurm/status.json"), "utf8"));
+  JSON.parse(readFileSync(join(s.dir, "slurm", "records", String(index), "status.json"), "utf8"));
 
 // Programs the jobs run (they find their directory in TKSTUDY_JOB_DIR).
 const ARGV_ECHO = `require("fs").writeFileSync(process.env.TKSTUDY_JOB_DIR + "/argv.json", JSON.stringify(process.argv.slice(1)))`;
@@ -316,7 +316,9 @@ describe.skipIf(problem !== undefined)("createSlurmExecutor on a real Slurm 22.0
     expect(latest.get(0)).toMatchObject({ status: "succeeded", attempt: 2, executorId: id });
     expect(readFileSync(join(dir, "result"), "utf8")).toBe("resumed from step 41 in attempt 2");
     expect(recordOf(s, 0)).toMatchObject({ state: "exited", exitCode: 0, attempt: 2, restartCount: 1 });
-    expect(readFileSync(join(dir, "slurm/job.err"), "utf8")).toContain("continuing with --resume");
+    expect(readFileSync(join(s.dir, "slurm/records/0/job.err"), "utf8")).toContain(
+      "continuing with --resume",
+    );
     // Once requeued, the job is never reported as a fresh pending job again.
     const statuses = s.events.map((e) => e.status);
     const afterRequeue = statuses.slice(statuses.indexOf("preempted"));

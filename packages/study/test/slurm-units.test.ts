@@ -344,6 +344,7 @@ function plan(over: Partial<ChunkPlan> = {}): ChunkPlan {
     }),
     tablePath: "/studies/s 1/slurm/chunk-0.tsv",
     argvDir: "/studies/s 1/slurm/argv",
+    recordsDir: "/studies/s 1/slurm/records",
     ...over,
   };
 }
@@ -424,7 +425,13 @@ function prepare(commands: { step: "train" | "infer"; argv: string[] }[], jobDir
   const script = join(dir, "chunk-0.sh");
   writeFileSync(
     script,
-    renderBatchScript(plan({ tablePath: join(dir, "table.tsv"), argvDir: join(dir, "argv") })),
+    renderBatchScript(
+      plan({
+        tablePath: join(dir, "table.tsv"),
+        argvDir: join(dir, "argv"),
+        recordsDir: join(dir, "records"),
+      }),
+    ),
   );
   return { dir, job, script };
 }
@@ -441,7 +448,9 @@ function runScript(script: string, env: Record<string, string>, onStart?: (pid: 
 }
 
 const node = process.execPath;
-const readRecord = (job: string) => JSON.parse(readFileSync(join(job, "slurm/status.json"), "utf8"));
+/** The record of job 0 of a `prepare`d study (`<dir>/records/0/status.json`, beside `<dir>/jobs/`). */
+const readRecord = (job: string) =>
+  JSON.parse(readFileSync(join(job, "..", "..", "records", "0", "status.json"), "utf8"));
 
 async function waitFor(test: () => boolean) {
   for (let i = 0; i < 200 && !test(); i++) await new Promise((r) => setTimeout(r, 25));

@@ -280,6 +280,7 @@ export function createSlurmExecutor(
         settings,
         tablePath: join(root, `chunk-${chunk}.tsv`),
         argvDir,
+        recordsDir: join(root, "records"),
       };
       const scriptPath = join(root, `chunk-${chunk}.sh`);
       await writeFileAtomic(plan.tablePath, part.map((row) => row.line).join(""));
@@ -326,10 +327,11 @@ export function createSlurmExecutor(
     pollBackoff.reset();
   }
 
-  async function readRecord(ref: TaskRef): Promise<CompletionRecord | undefined> {
+  async function readRecord(ref: TaskRef, ctx: ExecutorContext): Promise<CompletionRecord | undefined> {
+    const recordsRoot = join(slurmDir(ctx.studyDir), "records");
     let text: string;
     try {
-      text = await readFile(join(ref.dir, "slurm", "status.json"), "utf8");
+      text = await readFile(join(recordsRoot, String(ref.index), "status.json"), "utf8");
     } catch {
       return undefined;
     }
@@ -409,7 +411,7 @@ export function createSlurmExecutor(
             last === "running" ||
             last === "preempted" ||
             (sacct !== undefined && !sacct.id.collapsed);
-      const record = needRecord ? await readRecord(ref) : undefined;
+      const record = needRecord ? await readRecord(ref, ctx) : undefined;
       const endMs = sacct?.end ? Date.parse(sacct.end) : Number.NaN;
       const judged = judgeJob({
         sacct,

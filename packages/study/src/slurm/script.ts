@@ -18,6 +18,12 @@ export interface ChunkPlan {
   readonly tablePath: string;
   /** Absolute path of the folder holding one argv file per job index. */
   readonly argvDir: string;
+  /**
+   * Absolute path of the folder of the jobs' records (`<records>/<index>/status.json`, logs, step
+   * markers): outside the run directories, which `trainkit-train --payload` wants to hold only the
+   * planned payload.
+   */
+  readonly recordsDir: string;
 }
 
 /** Slurm's `--time` in whole minutes (its granularity), rounded up. */
@@ -61,7 +67,7 @@ export function sbatchOptions(plan: ChunkPlan): string[] {
  * The batch script of a chunk. Its body is the same for every study: it reads its job from the
  * index table and the job's argv file (never from text interpolated into the script), runs the
  * job's commands with no shell in between, forwards SIGUSR1/SIGTERM to the running program, and
- * writes the job's completion record `<jobDir>/slurm/status.json` atomically (tmp + rename).
+ * writes the job's completion record `<records>/<index>/status.json` atomically (tmp + rename).
  */
 export function renderBatchScript(plan: ChunkPlan): string {
   const header = sbatchOptions(plan).map((option) => `#SBATCH ${option}`);
@@ -71,6 +77,7 @@ ${header.join("\n")}
 # --output, --error and --dependency are given on the sbatch command line.
 TK_TABLE=${shellQuote(plan.tablePath)}
 TK_ARGV_DIR=${shellQuote(plan.argvDir)}
+TK_RECORDS=${shellQuote(plan.recordsDir)}
 ${SCRIPT_BODY}`;
 }
 
@@ -91,8 +98,9 @@ fi
 IFS=$'\t' read -r index base dir <<<"$line"
 restarts=\${SLURM_RESTART_COUNT:-0}
 attempt=$((base + restarts + 1))
-mkdir -p "$dir/slurm"
-exec >>"$dir/slurm/job.out" 2>>"$dir/slurm/job.err"
+rec="$TK_RECORDS/$index"
+mkdir -p "$rec"
+exec >>"$rec/job.out" 2>>"$rec/job.err"
 echo "trainkit: job $index attempt $attempt, Slurm job \${SLURM_JOB_ID:-?} (\${SLURM_ARRAY_JOB_ID:-?}_$task) on $(hostname) at $(date -u +%FT%TZ)" >&2
 host=$(hostname)
 host=\${host//[^A-Za-z0-9._-]/}
@@ -100,11 +108,11 @@ started=$(date -u +%FT%T.%3NZ)
 export TKSTUDY_JOB_INDEX=$index TKSTUDY_JOB_DIR=$dir TKSTUDY_ATTEMPT=$attempt
 
 record() { # state exitCode signal step
-  local tmp="$dir/slurm/.status.json.$$" ended=null
+  local tmp="$rec/.status.json.$$" ended=null
   [[ $1 == running ]] || ended="\"$(date -u +%FT%T.%3NZ)\""
   printf '{"version":1,"state":"%s","exitCode":%s,"signal":%s,"step":%s,"index":%d,"attempt":%d,"restartCount":%d,"jobId":"%s","arrayJobId":"%s","arrayTaskId":"%s","host":"%s","startedAt":"%s","endedAt":%s}\n' \
     "$1" "$2" "$3" "$4" "$index" "$attempt" "$restarts" "\${SLURM_JOB_ID:-}" "\${SLURM_ARRAY_JOB_ID:-}" "$task" "$host" "$started" "$ended" >"$tmp" &&
-    mv -f "$tmp" "$dir/slurm/status.json"
+    mv -f "$tmp" "$rec/status.json"
 }
 
 child=0
@@ -126,7 +134,7 @@ while ((i < \${#spec[@]})); do
   argc=\${spec[i + 1]}
   argv=("\${spec[@]:i+2:argc}")
   i=$((i + 2 + argc))
-  done_file="$dir/slurm/step-$k.done"
+  done_file="$rec/step-$k.done"
   if [[ -f $done_file && $(<"$done_file") == "\${SLURM_JOB_ID:-}" ]]; then
     echo "trainkit: step $k ($step) already finished in this Slurm job, skipped" >&2
     k=$((k + 1))

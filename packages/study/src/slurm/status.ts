@@ -1,7 +1,7 @@
 import type { JobStatus } from "../types.ts";
 import type { SacctRow, SlurmExit, SqueueRow } from "./parse.ts";
 
-/** `<jobDir>/slurm/status.json`, written by the batch script (tmp + rename) at start and at the end. */
+/** `<studyDir>/slurm/records/<index>/status.json`, written by the batch script (tmp + rename) at start and at the end. */
 export interface CompletionRecord {
   readonly version: 1;
   /** `running` at start; `exited` when the commands ended; `interrupted` after SIGTERM. */
