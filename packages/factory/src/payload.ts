@@ -65,6 +65,15 @@ interface CommonOptions {
   readonly layers?: readonly Layer[];
   /** Machine facts for the `inferred` level; detected when absent. */
   readonly environment?: RunEnvironment;
+  /**
+   * What the program that will run the payload uses for settings nobody set (e.g. upstream's
+   * ptycho_torch.train). Called with the payload resolved without them; each entry it returns for a
+   * field still at the `default` level is added at the `inferred` level and the payload resolved
+   * again, so the payload, the audit and the legacy dictionary say what the program really uses.
+   */
+  readonly programValues?: (
+    config: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+  ) => readonly LayerEntry[];
 }
 
 export interface TrainingPayloadOptions extends CommonOptions {
@@ -222,7 +231,24 @@ export async function createTrainingPayload(options: TrainingPayloadOptions = {}
   const test = peekString("training", layers, "training.testDataFile");
   if (test)
     warnings.push(...(await checkDataFile(test.value, test.origin, "training.testDataFile", modelType)));
-  return resolvePayload("training", [...layers, inferredLayer(inferred)], warnings);
+  return withProgramValues("training", layers, inferred, warnings, options.programValues);
+}
+
+/** Resolves, then adds the program's values for fields still at their default and resolves again. */
+function withProgramValues<K extends PayloadKind>(
+  kind: K,
+  layers: readonly Layer[],
+  inferred: readonly LayerEntry[],
+  warnings: readonly ConfigWarning[],
+  programValues: CommonOptions["programValues"],
+): K extends "training" ? TrainingPayload : InferencePayload {
+  const first = resolvePayload(kind, [...layers, inferredLayer(inferred)], warnings);
+  if (!programValues) return first;
+  const atDefault = new Set(first.audit.filter((a) => a.level === "default").map((a) => a.path));
+  const config = first.config as unknown as Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  const extra = programValues(config).filter((e) => atDefault.has(e.path));
+  if (extra.length === 0) return first;
+  return resolvePayload(kind, [...layers, inferredLayer([...inferred, ...extra])], warnings);
 }
 
 /**
@@ -262,7 +288,7 @@ export async function createInferencePayload(
     );
     probe = await inferProbeSize(test.value);
   }
-  const payload = resolvePayload("inference", [...layers, inferredLayer(inferred)], warnings);
+  const payload = withProgramValues("inference", layers, inferred, warnings, options.programValues);
   const issues: ConfigIssue[] = [];
   if (bundle) {
     for (const entry of payload.audit) {

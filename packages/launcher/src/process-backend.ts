@@ -4,16 +4,19 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { listFields, renderValue } from "@trainkit/config-meta";
+import { listFields, renderValue, sameValue, tableCapabilities } from "@trainkit/config-meta";
 import { type AnyPayload, envVariableOf, PAYLOAD_SPECS } from "@trainkit/factory";
 import type { Backend, RunContext, RunResult } from "./backend.ts";
 import type { Capability } from "./capabilities.ts";
 import { splitCommand } from "./command-line.ts";
 import {
   type Dialect,
+  isFlag,
+  isUpstream,
   type ProgramSurface,
   parseHelp,
-  ptychoTorchMappings,
+  ptychoTorchEntries,
+  ptychoTorchValues,
   renderPtychoTorch,
 } from "./dialects.ts";
 import { LaunchError } from "./errors.ts";
@@ -81,42 +84,78 @@ export function probeCommand(command: string): Probe {
   return probe;
 }
 
-/** Inferred values the upstream program infers itself from the same data file. */
-const INFERRED_BY_PROGRAM = new Set(["model.N", "training.nphotons"]);
+const DROP_HINT = "Use --allow-dropped to run without it (recorded as dropped).";
 
+/** The capabilities of the `ptycho-torch` dialect: its table, against the flags the program offers. */
 function ptychoTorchCapabilities(payload: AnyPayload, surface: ProgramSurface): Capability[] {
-  const mappings = new Map(ptychoTorchMappings(payload.kind).map((m) => [m.path, m]));
-  const levels = new Map(payload.audit.map((a) => [a.path, a.level]));
+  const audit = new Map(payload.audit.map((a) => [a.path, a]));
   const out: Capability[] = [];
   for (const [section, spec] of Object.entries(PAYLOAD_SPECS[payload.kind].sections)) {
-    for (const field of listFields(spec.schema)) {
-      const path = `${section}.${field.key}`;
-      const mapping = mappings.get(path);
-      const usable = mapping?.flags.every((f) => surface.flags.has(f)) === true;
-      const isDefault = (v: unknown) => JSON.stringify(v) === JSON.stringify(field.defaultValue);
-      if (!usable) {
-        if (INFERRED_BY_PROGRAM.has(path) && levels.get(path) === "inferred") continue;
+    const fields = new Map(listFields(spec.schema).map((f) => [f.key, f]));
+    for (const [path, entry] of ptychoTorchEntries(payload.kind)) {
+      const [entrySection, key] = path.split(".") as [string, string];
+      if (entrySection !== section) continue;
+      const field = fields.get(key);
+      const defaultValue = field?.defaultValue;
+      if (isFlag(entry)) {
+        const usable = entry.flags.every((f) => surface.flags.has(f));
+        if (!usable) {
+          out.push({
+            path,
+            supports: (v) => sameValue(v, entry.absent),
+            supported: `only ${renderValue(entry.absent)}, what the program uses without ${entry.flags.join("/")}: it has no such flag`,
+            hint: `${DROP_HINT.slice(0, -1)}, or --dialect payload.`,
+          });
+          continue;
+        }
+        const choices = entry.flags.length === 1 ? surface.choices.get(entry.flags[0]!) : undefined;
         out.push({
           path,
-          supports: isDefault,
-          supported: `only its default ${renderValue(field.defaultValue)}: the program has no flag for it`,
-          hint: "Use --allow-dropped to run without it (recorded as dropped), or --dialect payload.",
+          supports: (v, config) => {
+            if (entry.check && !entry.check(v, config)) return false;
+            const words = entry.render(v, config);
+            if (words === null) return false;
+            return !choices || words.length < 2 || choices.includes(words[1]!);
+          },
+          supported:
+            [
+              entry.requirement,
+              choices ? `one of ${choices.join(", ")} (${entry.flags[0]} choices)` : undefined,
+            ]
+              .filter((s) => s !== undefined)
+              .join("; ") || `a value ${entry.flags.join("/")} can express`,
+          hint: DROP_HINT,
         });
         continue;
       }
-      const choices = mapping.flags.length === 1 ? surface.choices.get(mapping.flags[0]!) : undefined;
-      out.push({
-        path,
-        supports: (v) => {
-          const words = mapping.render(v);
-          if (words === null) return isDefault(v);
-          return !choices || words.length < 2 || choices.includes(words[1]!);
-        },
-        supported: choices
-          ? `one of ${choices.join(", ")} (${mapping.flags[0]} choices)`
-          : `a value ${mapping.flags.join("/")} can express`,
-        hint: "Use --allow-dropped to run without it (recorded as dropped).",
-      });
+      if ("fromData" in entry) {
+        // Upstream infers it from the same data file: only an explicit value that differs is refused.
+        const a = audit.get(path);
+        const inferred =
+          a?.level === "inferred" ? a.value : a?.shadowed.find((s) => s.level === "inferred")?.value;
+        out.push({
+          path,
+          supports: (v) =>
+            a === undefined ||
+            a.level === "inferred" ||
+            a.level === "default" ||
+            (inferred !== undefined && sameValue(v, inferred)),
+          supported: `${entry.requirement}, ${inferred === undefined ? `here ${renderValue(defaultValue)}` : `here ${renderValue(inferred)}`}: the program has no flag for it`,
+          hint: DROP_HINT,
+        });
+        continue;
+      }
+      const capability = tableCapabilities(
+        { [section]: { [key]: entry } },
+        { [section]: spec.schema },
+        DROP_HINT,
+      ).find((c) => c.path === path);
+      if (!capability) continue;
+      out.push(
+        isUpstream(entry)
+          ? { ...capability, supported: `${capability.supported}: the program has no flag for it` }
+          : capability,
+      );
     }
   }
   return out;
@@ -213,6 +252,10 @@ export const processBackend: Backend = {
   name: "process",
   description: "run an external trainer (no shell) with the payload file or upstream ptycho_torch flags",
   canDrop: true,
+  programValues(options, kind) {
+    if (options.dialect !== "ptycho-torch") return undefined;
+    return (config) => ptychoTorchValues(kind, config);
+  },
   capabilities(options, payload) {
     const settings = processOptionsOf(options);
     if (settings.dialect === "payload") return []; // the program gets every setting and must refuse what it cannot do
