@@ -3,6 +3,8 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { listFields } from "@trainkit/config-meta";
+import { ExecutionConfigSchema } from "@trainkit/execution-config";
 import { MODEL_DEFAULTS } from "@trainkit/training-config";
 import { describe, expect, it } from "vitest";
 import { writeBundle, writeDataset } from "../packages/factory/test/helpers.ts";
@@ -68,8 +70,6 @@ describe("--backend process", () => {
       "8",
       "--gridsize",
       "2",
-      "--neighbor-count",
-      "4",
       "--no-deterministic",
       "--num-workers",
       "2",
@@ -78,10 +78,6 @@ describe("--backend process", () => {
       "--logger",
       "tensorboard",
       "--disable-checkpointing",
-      "--scheduler",
-      "Exponential",
-      "--accumulate-grad-batches",
-      "2",
       "--early-stop-patience",
       "5",
       "--quiet",
@@ -100,8 +96,6 @@ describe("--backend process", () => {
       workers: pairs("--num-workers"),
       lr: pairs("--learning-rate"),
       logger: pairs("--logger"),
-      scheduler: pairs("--scheduler"),
-      accumulate: pairs("--accumulate-grad-batches"),
       patience: pairs("--early-stop-patience"),
     }).toEqual({
       train,
@@ -114,14 +108,98 @@ describe("--backend process", () => {
       workers: "2",
       lr: "0.0003",
       logger: "tensorboard",
-      scheduler: "Exponential",
-      accumulate: "2",
       patience: "5",
     });
     expect(argv).toEqual(
       expect.arrayContaining(["--no-deterministic", "--disable-checkpointing", "--quiet"]),
     );
     expect(existsSync(join(o, "logs/command-help.txt"))).toBe(true);
+  });
+
+  it.each([
+    ["defaults", []],
+    ["gridsize 2, a test file, probe mask", ["--gridsize", "2", "--test-data-file", "TRAIN", "--probe-mask"]],
+    ["agreeing explicit values", ["--neighbor-count", "6", "--no-object-big", "--amp-activation", "swish"]],
+  ])("payload, legacy-params.json and the fake's effective upstream settings agree (%s)", (_name, extra) => {
+    const o = out();
+    const result = run("train", [
+      ...base(o),
+      "--backend",
+      "process",
+      "--command",
+      FAKE,
+      "--dialect",
+      "ptycho-torch",
+      ...extra.map((w) => (w === "TRAIN" ? train : w)),
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    const effective = json(join(o, "fake-effective.json")) as {
+      params: Record<string, unknown>;
+      execution: Record<string, unknown>;
+    };
+    const legacy = json(join(o, "legacy-params.json")) as Record<string, unknown>;
+    const differences: string[] = [];
+    for (const [key, value] of Object.entries(legacy)) {
+      const theirs = effective.params[key] ?? null;
+      if (JSON.stringify(theirs) !== JSON.stringify(value))
+        differences.push(`${key}: payload ${JSON.stringify(value)}, program ${JSON.stringify(theirs)}`);
+    }
+    const execution = json(join(o, "payload.json")).config.execution as Record<string, unknown>;
+    let compared = 0;
+    for (const field of listFields(ExecutionConfigSchema)) {
+      const name = field.meta.upstream;
+      if (name === undefined || !(name in effective.execution)) continue;
+      compared++;
+      const ours = field.key === "logger" && execution.logger === "none" ? null : execution[field.key];
+      if (JSON.stringify(effective.execution[name]) !== JSON.stringify(ours))
+        differences.push(
+          `execution.${field.key}: payload ${JSON.stringify(ours)}, program ${JSON.stringify(effective.execution[name])}`,
+        );
+    }
+    expect(differences).toEqual([]);
+    expect(Object.keys(legacy).length).toBeGreaterThan(35);
+    expect(compared).toBeGreaterThan(30);
+    const audit = json(join(o, "audit.json")).audit as {
+      path: string;
+      level: string;
+      origin: { from?: string };
+    }[];
+    expect(audit.find((a) => a.path === "training.backend")).toMatchObject({
+      level: "inferred",
+      origin: {
+        from: expect.stringContaining("what upstream's ptycho_torch.train uses when the flag is absent"),
+      },
+    });
+  });
+
+  it("refuses before the run what upstream's program would reject or ignore", () => {
+    const result = run("train", [
+      ...base(out()),
+      "--backend",
+      "process",
+      "--command",
+      FAKE,
+      "--dialect",
+      "ptycho-torch",
+      "--checkpoint-save-top-k",
+      "-1",
+      "--accumulate-grad-batches",
+      "2",
+      "--neighbor-count",
+      "4",
+      "--object-big",
+      "--dry-run",
+    ]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("cannot honour 4 settings");
+    expect(result.stderr).toContain(
+      'execution.checkpointSaveTopK = -1 (from "--checkpoint-save-top-k -1" on the command line): supported 0 or more',
+    );
+    expect(result.stderr).toContain("execution.accumulateGradBatches = 2");
+    expect(result.stderr).toContain(
+      'training.neighborCount = 4 (from "--neighbor-count 4" on the command line): supported upstream\'s value 6',
+    );
+    expect(result.stderr).toContain("model.objectBig = true");
   });
 
   it("refuses, listing every one, settings the program has no flag or choice for", () => {
@@ -144,7 +222,7 @@ describe("--backend process", () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("The process backend cannot honour 3 settings:");
     expect(result.stderr).toContain(
-      'model.nFiltersScale = 3 (from "--n-filters-scale 3" on the command line): supported only its default 2',
+      'model.nFiltersScale = 3 (from "--n-filters-scale 3" on the command line): supported upstream\'s value 2 (PT ModelConfig default): the program has no flag for it',
     );
     expect(result.stderr).toContain('execution.optimizer = "sgd"');
     expect(result.stderr).toContain('execution.scheduler = "WarmupCosine"');

@@ -527,7 +527,10 @@ export function ptychoTorchValues(kind: AnyPayload["kind"], config: Config): Lay
 /** The flag entries of a payload kind, by path. */
 export function ptychoTorchFlags(kind: AnyPayload["kind"]): ReadonlyMap<string, Flag> {
   const out = new Map<string, Flag>();
-  for (const [section, entries] of Object.entries(tableOf(kind)))
+  // The job's own section first: upstream's inference CLI is chosen by argv[1] being --model_path.
+  const table = tableOf(kind);
+  const order = [kind, "model", "execution"].map((s) => [s, table[s] ?? {}] as const);
+  for (const [section, entries] of order)
     for (const [key, entry] of Object.entries(entries))
       if (isFlag(entry)) out.set(`${section}.${key}`, entry);
   return out;
