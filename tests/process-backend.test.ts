@@ -371,6 +371,43 @@ describe("--backend process", () => {
     expect(argv).toEqual(expect.arrayContaining(["--inference-batch-size", "32", "--accelerator", "cpu"]));
   });
 
+  it("runs trainkit-infer on a directory trained by upstream's program, or says why not", () => {
+    const trained = out();
+    expect(
+      run("train", [...base(trained), "--backend", "process", "--command", FAKE, "--dialect", "ptycho-torch"])
+        .status,
+    ).toBe(0);
+    expect(existsSync(join(trained, "wts.h5.zip"))).toBe(true);
+    expect(existsSync(join(trained, "model.zip"))).toBe(false);
+    const fake = `python3 ${join(ROOT, "tests/fixtures/fake-ptycho-torch/inference.py")}`;
+    const infer = (o: string, extra: string[]) =>
+      run("infer", ["--model-path", trained, "--test-data-file", train, "--output-dir", o, ...extra]);
+    const upstream = ["--backend", "process", "--command", fake, "--dialect", "ptycho-torch"];
+    const o = out();
+    const ok = infer(o, [...upstream, "--patch-weighting", "uniform", "--n-groups", "16"]);
+    expect(ok.status, ok.stderr).toBe(0);
+    const payload = json(join(o, "payload.json")).config;
+    // The model section is what the training run recorded upstream used (object.big false at gridsize 1).
+    expect(payload.model).toMatchObject({ gridsize: 1, objectBig: false, ampActivation: "swish" });
+    const effective = json(join(o, "fake-effective.json"));
+    expect(effective.params.n_groups).toBe(payload.inference.nGroups);
+    expect(effective.execution.patch_weighting).toBe(payload.execution.patchWeighting);
+    // null ("every position") on the uniform path would be upstream's 32 groups: refused.
+    const every = infer(out(), [...upstream, "--patch-weighting", "uniform", "--dry-run"]);
+    expect(every.status).toBe(2);
+    expect(every.stderr).toContain("inference.nGroups = null");
+    expect(every.stderr).toContain("upstream would use 32 groups for null");
+    // Probe weighting is upstream's barycentric path: every position, and no --n_images.
+    const probe = infer(out(), [...upstream, "--n-groups", "16", "--dry-run"]);
+    expect(probe.status).toBe(2);
+    expect(probe.stderr).toContain("the barycentric path always uses the full scan");
+    const embedded = infer(out(), ["--dry-run"]);
+    expect(embedded.status).toBe(2);
+    expect(embedded.stderr).toContain(
+      "a directory trained by upstream's program (wts.h5.zip) runs with --backend process --dialect ptycho-torch",
+    );
+  });
+
   it("needs a command", () => {
     const result = run("train", [...base(out()), "--backend", "process", "--dry-run"]);
     expect(result.status).toBe(2);

@@ -2,6 +2,8 @@
 // section: a field added to a schema without an entry here is a type error. Light on purpose: no
 // TensorFlow.js import, so the launcher can check a payload (--dry-run) without loading the engine.
 // The model and training limits come from the compute core's own list (tf/capabilities.ts).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   type Capability,
   honoured,
@@ -123,7 +125,11 @@ export const EMBEDDED_SUPPORT = {
     torchMaePredL2MatchTarget: core("training.torchMaePredL2MatchTarget"),
   },
   inference: {
-    modelPath: honoured(INFER, "The training run directory or its model.zip."),
+    modelPath: rule(
+      "a trainkit model bundle (model.zip, or a run directory holding one); a directory trained by upstream's program (wts.h5.zip) runs with --backend process --dialect ptycho-torch",
+      (v) => typeof v !== "string" || !existsSync(join(v, "wts.h5.zip")) || existsSync(join(v, "model.zip")),
+      "Read by packages/engine/src/infer.ts.",
+    ),
     testDataFile: honoured(INFER, "The data to reconstruct."),
     nGroups: honoured(INFER, "null: every scan position."),
     nSubsample: honoured("packages/engine/src/dataset.ts (nSubsample)", "Positions kept before grouping."),

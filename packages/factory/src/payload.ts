@@ -1,10 +1,11 @@
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import type { ConfigIssue, ConfigWarning } from "@trainkit/config-meta";
 import { ConfigError, renderValue } from "@trainkit/config-meta";
 import {
   checkDataContract,
   inferProbeSize,
   isDataError,
-  type ModelBundle,
   readModelBundle,
   readNphotons,
   readNpzHeaders,
@@ -266,7 +267,7 @@ export async function createInferencePayload(
   });
   const inferred: LayerEntry[] = environmentEntries(options.environment ?? detectEnvironment());
   const modelPath = peekString("inference", layers, "inference.modelPath");
-  let bundle: ModelBundle | undefined;
+  let bundle: BundleSource | undefined;
   let bundleModel: Record<string, unknown> = {};
   if (modelPath) {
     bundle = await loadBundle(modelPath.value, modelPath.origin);
@@ -321,19 +322,51 @@ export async function createInferencePayload(
   return payload;
 }
 
-async function loadBundle(path: string, origin: Origin): Promise<ModelBundle> {
+/** Upstream's model bundle, which a run of ptycho_torch.train writes (reference 9.3). */
+export const UPSTREAM_BUNDLE_FILE = "wts.h5.zip";
+
+/**
+ * A run directory trained through the process backend by upstream's program: `wts.h5.zip` (whose
+ * `params.dill` is a pickle trainkit never loads) beside trainkit's own `payload.json`, which says
+ * what the program used. The model section comes from that payload.
+ */
+async function loadUpstreamRun(dir: string, where: string): Promise<BundleSource | undefined> {
+  const bundle = join(dir, UPSTREAM_BUNDLE_FILE);
+  if (!(await stat(bundle).catch(() => undefined))?.isFile()) return undefined;
+  const file = join(dir, "payload.json");
+  let payload: unknown;
+  try {
+    payload = JSON.parse(await readFile(file, "utf8"));
+  } catch {
+    throw new FactoryError(
+      "MODEL_NOT_FOUND",
+      `${where}: ${dir} holds upstream's ${UPSTREAM_BUNDLE_FILE} but no readable payload.json beside it, so its model settings are unknown (trainkit does not unpickle params.dill). Run upstream's inference on it directly, or train it again through trainkit-train --backend process --dialect ptycho-torch, which records the settings in payload.json.`,
+    );
+  }
+  return { file, payload };
+}
+
+/** Where the model section of an inference payload comes from. */
+interface BundleSource {
+  readonly file: string;
+  readonly payload: unknown;
+}
+
+async function loadBundle(path: string, origin: Origin): Promise<BundleSource> {
   try {
     return await readModelBundle(path);
   } catch (error) {
     const where = `inference.modelPath (${describeOrigin(origin)})`;
     if (isDataError(error, "FILE_NOT_FOUND")) {
+      const upstream = await loadUpstreamRun(path, where);
+      if (upstream) return upstream;
       throw new FactoryError("MODEL_NOT_FOUND", `${where}: ${(error as Error).message}`, { cause: error });
     }
     throw new FactoryError("DATA_INVALID", `${where}: ${(error as Error).message}`, { cause: error });
   }
 }
 
-function bundleModelSection(bundle: ModelBundle): Record<string, unknown> {
+function bundleModelSection(bundle: BundleSource): Record<string, unknown> {
   const payload = bundle.payload as { kind?: unknown; config?: { model?: unknown } } | null;
   const model = payload?.config?.model;
   if (payload?.kind !== "training" || typeof model !== "object" || model === null) {
