@@ -389,10 +389,7 @@ const PTYCHO_TRAINING = {
 const uniformRoute = (c: Config) => c.execution?.patchWeighting === "uniform";
 
 /** The structural model fields come from the bundle the program loads (params.dill). */
-const BUNDLE = honoured(
-  `${INFER_PY} load_inference_bundle_torch (wts.h5.zip params.dill)`,
-  "Read from the trained model; an explicit value that disagrees with the training run is an error.",
-);
+const BUNDLE = honoured(`${INFER_PY} load_inference_bundle_torch (wts.h5.zip params.dill)`);
 
 const PTYCHO_INFERENCE = {
   model: {
