@@ -66,10 +66,10 @@ describe("the support tables", () => {
     const error = await checkCapabilities(payload, embeddedBackend).catch((e: Error) => e);
     expect((error as Error).message).toMatchInlineSnapshot(`
       "The embedded backend cannot honour 4 settings:
-        - model.fnoModes = 16 (from the overrides argument): supported only its default 12: FNO-family generators only; the embedded engine builds the CNN, which has no such setting.. Use --backend process with a trainer that supports it (see docs/backends.md).
+        - model.fnoModes = 16 (from the overrides argument): supported only its default 12: FNO-family generators only; the embedded engine builds the CNN, which has no such setting. Use --backend process with a trainer that supports it (see docs/backends.md).
         - training.backend = "pytorch" (from the overrides argument): supported "tensorflow". Use --backend process with a trainer that supports it (see docs/backends.md).
         - execution.precision = "bf16-mixed" (from the execution argument): supported "32-true". Use --backend process with a trainer that supports it (see docs/backends.md).
-        - execution.pinMemory = true (from the execution argument): supported only its default false: no GPU: pinned host memory only speeds up copies to a GPU.. Use --backend process with a trainer that supports it (see docs/backends.md)."
+        - execution.pinMemory = true (from the execution argument): supported only its default false: no GPU: pinned host memory only speeds up copies to a GPU. Use --backend process with a trainer that supports it (see docs/backends.md)."
     `);
   });
 });

@@ -69,7 +69,7 @@ export function describeSupport(entry: Support, defaultValue: unknown): string {
     case "rule":
       return entry.requirement;
     case "refused":
-      return `only its default ${JSON.stringify(defaultValue) ?? "(none)"}: ${entry.why}`;
+      return `only its default ${JSON.stringify(defaultValue) ?? "(none)"}: ${entry.why.replace(/\.$/, "")}`;
   }
 }
 
