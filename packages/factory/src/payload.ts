@@ -165,6 +165,7 @@ async function checkDataFile(
   origin: Origin,
   field: string,
   modelType: unknown,
+  nphotonsGiven = false,
 ): Promise<ConfigWarning[]> {
   const where = `${field} (${describeOrigin(origin)})`;
   let headers: Awaited<ReturnType<typeof readNpzHeaders>>;
@@ -180,6 +181,7 @@ async function checkDataFile(
     file: path,
     purpose: field.startsWith("training.train") ? "train" : "test",
     modelType: modelType === "supervised" ? "supervised" : "pinn",
+    nphotonsGiven,
   });
   if (report.errors.length > 0) {
     const lines = report.errors.map((e) => e.message);
@@ -217,10 +219,14 @@ export async function createTrainingPayload(options: TrainingPayloadOptions = {}
   const inferred: LayerEntry[] = environmentEntries(options.environment ?? detectEnvironment());
   const train = peekString("training", layers, "training.trainDataFile");
   if (train) {
-    warnings.push(...(await checkDataFile(train.value, train.origin, "training.trainDataFile", modelType)));
+    const nphotonsGiven = peekValue(PAYLOAD_SPECS.training, layers, "training.nphotons") !== undefined;
+    warnings.push(
+      ...(await checkDataFile(train.value, train.origin, "training.trainDataFile", modelType, nphotonsGiven)),
+    );
     const probe = await inferProbeSize(train.value);
     inferred.push({ path: "model.N", value: probe.value, origin: { kind: "inferred", from: probe.source } });
-    const nphotons = await readNphotons(train.value);
+    // A pickled _metadata is only reported (above) when nphotons is given: it is never unpickled.
+    const nphotons = nphotonsGiven ? undefined : await readNphotons(train.value);
     if (nphotons) {
       inferred.push({
         path: "training.nphotons",

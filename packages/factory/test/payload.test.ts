@@ -253,7 +253,7 @@ describe("createInferencePayload", () => {
 describe("value aliases", () => {
   it("are applied before every rule: upstream's `Supervised` triggers the same data-contract check", async () => {
     const messages: string[] = [];
-    for (const modelType of ["supervised", "Supervised"]) {
+    for (const modelType of ["supervised", "Supervised"] as const) {
       const error = await createTrainingPayload({
         trainDataFile: train,
         overrides: { model: { modelType }, training: { nGroups: 8 } },
