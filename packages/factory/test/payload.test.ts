@@ -253,10 +253,22 @@ describe("createInferencePayload", () => {
 describe("value aliases", () => {
   it("are applied before every rule: upstream's `Supervised` triggers the same data-contract check", async () => {
     const messages: string[] = [];
-    for (const modelType of ["supervised", "Supervised"] as const) {
+    for (const modelType of ["supervised", "Supervised"]) {
       const error = await createTrainingPayload({
         trainDataFile: train,
-        overrides: { model: { modelType }, training: { nGroups: 8 } },
+        overrides: { training: { nGroups: 8 } },
+        layers: [
+          {
+            level: "override",
+            entries: [
+              {
+                path: "model.modelType",
+                value: modelType,
+                origin: { kind: "cli", token: `--model-type ${modelType}` },
+              },
+            ],
+          },
+        ],
         environment: CPU_PIPE,
       }).catch((e: Error) => e);
       expect(isFactoryError(error), String(error)).toBe(true);
