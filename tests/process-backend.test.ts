@@ -1,6 +1,6 @@
 // The process backend through the installed command, driving a faithful fake of upstream's
 // `ptycho_torch.train` CLI (tests/fixtures/fake-ptycho-torch) and a tiny payload-dialect trainer.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { listFields } from "@trainkit/config-meta";
@@ -170,6 +170,41 @@ describe("--backend process", () => {
         from: expect.stringContaining("what upstream's ptycho_torch.train uses when the flag is absent"),
       },
     });
+  });
+
+  it("writes floats in payload.json and legacy-params.json so that Python reads floats", () => {
+    const o = out();
+    expect(run("train", [...base(o), "--backend", "process", "--command", CHILD]).status).toBe(0);
+    const types = spawnSync(
+      "python3",
+      [
+        "-c",
+        [
+          "import json, sys",
+          "p = json.load(open(sys.argv[1]))['config']; l = json.load(open(sys.argv[2]))",
+          "print(json.dumps({k: type(v).__name__ for k, v in [('nphotons', l['nphotons']), ('probe_scale', l['probe_scale']),",
+          "  ('N', l['N']), ('batch_size', l['batch_size']), ('probeScale', p['model']['probeScale']),",
+          "  ('nphotons_payload', p['training']['nphotons']), ('learningRate', p['execution']['learningRate']),",
+          "  ('plateauThreshold', p['execution']['plateauThreshold']), ('seed', p['execution']['seed'])]}))",
+        ].join("\n"),
+        join(o, "payload.json"),
+        join(o, "legacy-params.json"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(types.status, types.stderr).toBe(0);
+    expect(JSON.parse(types.stdout)).toEqual({
+      nphotons: "float",
+      probe_scale: "float",
+      N: "int",
+      batch_size: "int",
+      probeScale: "float",
+      nphotons_payload: "float",
+      learningRate: "float",
+      plateauThreshold: "float",
+      seed: "int",
+    });
+    expect(readFileSync(join(o, "legacy-params.json"), "utf8")).toContain('"nphotons": 1000000000.0,');
   });
 
   it("refuses before the run what upstream's program would reject or ignore", () => {

@@ -7,6 +7,7 @@ import type { UnsupportedSetting } from "./capabilities.ts";
 import { LaunchError } from "./errors.ts";
 import { ensureDirectory, listDirectory, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 import { PACKAGE_VERSIONS, payloadDocument, type RunManifest, readManifest, sha256 } from "./manifest.ts";
+import { legacyJson, payloadJson } from "./python-json.ts";
 
 export interface LaunchOptions {
   readonly payload: AnyPayload;
@@ -128,7 +129,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
   const runDir = runDirectoryOf(payload);
   const previous = await prepareRunDirectory(runDir, options.overwrite === true, options.resume === true);
 
-  const document = `${JSON.stringify(payloadDocument(payload), null, 2)}\n`;
+  const document = payloadJson(payload.kind, payloadDocument(payload));
   const payloadSha256 = await sha256(document);
   const startedAt = new Date().toISOString();
   let manifest: RunManifest = {
@@ -154,7 +155,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     ...(dropped.length > 0 ? { dropped } : {}),
   };
   await writeJsonAtomic(join(runDir, "audit.json"), auditDocument);
-  await writeJsonAtomic(join(runDir, "legacy-params.json"), payload.legacy);
+  await writeFileAtomic(join(runDir, "legacy-params.json"), legacyJson(payload.kind, payload.legacy));
   await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
 
   const controller = new AbortController();
