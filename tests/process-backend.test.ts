@@ -164,6 +164,12 @@ describe("--backend process", () => {
       level: string;
       origin: { from?: string };
     }[];
+    const resolvedAtRun = json(join(o, "audit.json")).resolvedAtRun;
+    if (extra.includes("--test-data-file")) expect(resolvedAtRun).toBeUndefined();
+    else
+      expect(resolvedAtRun).toEqual([
+        expect.objectContaining({ path: "execution.checkpointMonitor", value: "train_loss" }),
+      ]);
     expect(audit.find((a) => a.path === "training.backend")).toMatchObject({
       level: "inferred",
       origin: {

@@ -168,6 +168,25 @@ function tee(target: WriteStream, echo: (text: string) => void) {
   };
 }
 
+/**
+ * What upstream's program settles at run time: without validation data it monitors the training
+ * loss instead (`val_` -> `train_`, ptycho_torch/workflows/components.py); recorded in audit.json.
+ */
+function upstreamResolutions(payload: AnyPayload, dialect: Dialect): Pick<RunResult, "resolved"> {
+  if (dialect !== "ptycho-torch" || payload.kind !== "training") return {};
+  const monitor = payload.config.execution.checkpointMonitor;
+  if (payload.config.training.testDataFile !== null || !monitor.startsWith("val_")) return {};
+  return {
+    resolved: [
+      {
+        path: "execution.checkpointMonitor",
+        value: monitor.replace("val_", "train_"),
+        reason: "upstream's ptycho_torch.train monitors the training loss when there is no test data file",
+      },
+    ],
+  };
+}
+
 /** Runs the program and resolves with how it ended. */
 async function runProgram(context: RunContext, options: ProcessOptions): Promise<RunResult> {
   const { payload, runDir, io, signal } = context;
@@ -239,7 +258,12 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
     };
   }
   if (ended.code === 0)
-    return { status: "succeeded", details, outputs: { "program output": "logs/stdout.log" } };
+    return {
+      status: "succeeded",
+      details,
+      outputs: { "program output": "logs/stdout.log" },
+      ...upstreamResolutions(payload, options.dialect),
+    };
   return {
     status: "failed",
     message: `the program exited with ${ended.code === null ? `signal ${ended.signal}` : `code ${ended.code}`} (see logs/stderr.log)`,
