@@ -31,11 +31,19 @@ interface Run {
 }
 
 let runs = 0;
-/** A short run: 8 groups, batch 4, 2 epochs (4 steps), unless `training` says otherwise. */
-async function trainWith(
-  execution: ExecutionConfigInput,
-  training: Record<string, unknown> = {},
-): Promise<Run> {
+const cache = new Map<string, Promise<Run>>();
+/** A short run: 8 groups, batch 4, 2 epochs (4 steps), unless `training` says otherwise; once per settings. */
+function trainWith(execution: ExecutionConfigInput, training: Record<string, unknown> = {}): Promise<Run> {
+  const key = JSON.stringify([execution, training]);
+  let run = cache.get(key);
+  if (!run) {
+    run = trainOnce(execution, training);
+    cache.set(key, run);
+  }
+  return run;
+}
+
+async function trainOnce(execution: ExecutionConfigInput, training: Record<string, unknown>): Promise<Run> {
   const runDir = join(dir, `run-${runs++}`);
   const payload = await createTrainingPayload({
     trainDataFile: join(dir, "train.npz"),
@@ -80,11 +88,7 @@ const expectLrs = (runDir: string, expected: readonly number[]) => {
 const checkpoints = (runDir: string) =>
   existsSync(join(runDir, "checkpoints")) ? readdirSync(join(runDir, "checkpoints")).sort() : [];
 
-let baselineRun: Promise<Run> | undefined;
-const baseline = () => {
-  baselineRun ??= trainWith({});
-  return baselineRun;
-};
+const baseline = () => trainWith({});
 const differsFromBaseline = async (run: Run) =>
   expect((await weights(run.runDir)).equals(await weights((await baseline()).runDir))).toBe(false);
 const sameAsBaseline = async (run: Run) =>
@@ -347,7 +351,18 @@ const EFFECTS: Record<HonouredKnob, () => Promise<void>> = {
 };
 
 let inferRuns = 0;
-async function inferWith(execution: ExecutionConfigInput) {
+const inferCache = new Map<string, ReturnType<typeof inferOnce>>();
+function inferWith(execution: ExecutionConfigInput) {
+  const key = JSON.stringify(execution);
+  let run = inferCache.get(key);
+  if (!run) {
+    run = inferOnce(execution);
+    inferCache.set(key, run);
+  }
+  return run;
+}
+
+async function inferOnce(execution: ExecutionConfigInput) {
   const runDir = join(dir, `infer-${inferRuns++}`);
   mkdirSync(runDir, { recursive: true });
   const payload = await createInferencePayload({

@@ -120,63 +120,67 @@ describe("--backend process", () => {
     ["defaults", []],
     ["gridsize 2, a test file, probe mask", ["--gridsize", "2", "--test-data-file", "TRAIN", "--probe-mask"]],
     ["agreeing explicit values", ["--neighbor-count", "6", "--no-object-big", "--amp-activation", "swish"]],
-  ])("payload, legacy-params.json and the fake's effective upstream settings agree (%s)", (_name, extra) => {
-    const o = out();
-    const result = run("train", [
-      ...base(o),
-      "--backend",
-      "process",
-      "--command",
-      FAKE,
-      "--dialect",
-      "ptycho-torch",
-      ...extra.map((w) => (w === "TRAIN" ? train : w)),
-    ]);
-    expect(result.status, result.stderr).toBe(0);
-    const effective = json(join(o, "fake-effective.json")) as {
-      params: Record<string, unknown>;
-      execution: Record<string, unknown>;
-    };
-    const legacy = json(join(o, "legacy-params.json")) as Record<string, unknown>;
-    const differences: string[] = [];
-    for (const [key, value] of Object.entries(legacy)) {
-      const theirs = effective.params[key] ?? null;
-      if (JSON.stringify(theirs) !== JSON.stringify(value))
-        differences.push(`${key}: payload ${JSON.stringify(value)}, program ${JSON.stringify(theirs)}`);
-    }
-    const execution = json(join(o, "payload.json")).config.execution as Record<string, unknown>;
-    let compared = 0;
-    for (const field of listFields(ExecutionConfigSchema)) {
-      const name = field.meta.upstream;
-      if (name === undefined || !(name in effective.execution)) continue;
-      compared++;
-      const ours = field.key === "logger" && execution.logger === "none" ? null : execution[field.key];
-      if (JSON.stringify(effective.execution[name]) !== JSON.stringify(ours))
-        differences.push(
-          `execution.${field.key}: payload ${JSON.stringify(ours)}, program ${JSON.stringify(effective.execution[name])}`,
-        );
-    }
-    expect(differences).toEqual([]);
-    expect(Object.keys(legacy).length).toBeGreaterThan(35);
-    expect(compared).toBeGreaterThan(30);
-    const audit = json(join(o, "audit.json")).audit as {
-      path: string;
-      level: string;
-      origin: { from?: string };
-    }[];
-    const resolvedAtRun = json(join(o, "audit.json")).resolvedAtRun;
-    if (extra.includes("--test-data-file")) expect(resolvedAtRun).toBeUndefined();
-    else
-      expect(resolvedAtRun).toEqual([
-        expect.objectContaining({ path: "execution.checkpointMonitor", value: "train_loss" }),
+  ])(
+    "payload, legacy-params.json and the fake's effective upstream settings agree (%s)",
+    (_name, extra) => {
+      const o = out();
+      const result = run("train", [
+        ...base(o),
+        "--backend",
+        "process",
+        "--command",
+        FAKE,
+        "--dialect",
+        "ptycho-torch",
+        ...extra.map((w) => (w === "TRAIN" ? train : w)),
       ]);
-    expect(audit.find((a) => a.path === "training.backend")).toMatchObject({
-      level: "inferred",
-      origin: {
-        from: expect.stringContaining("what upstream's ptycho_torch.train uses when the flag is absent"),
-      },
-    });
-  });
+      expect(result.status, result.stderr).toBe(0);
+      const effective = json(join(o, "fake-effective.json")) as {
+        params: Record<string, unknown>;
+        execution: Record<string, unknown>;
+      };
+      const legacy = json(join(o, "legacy-params.json")) as Record<string, unknown>;
+      const differences: string[] = [];
+      for (const [key, value] of Object.entries(legacy)) {
+        const theirs = effective.params[key] ?? null;
+        if (JSON.stringify(theirs) !== JSON.stringify(value))
+          differences.push(`${key}: payload ${JSON.stringify(value)}, program ${JSON.stringify(theirs)}`);
+      }
+      const execution = json(join(o, "payload.json")).config.execution as Record<string, unknown>;
+      let compared = 0;
+      for (const field of listFields(ExecutionConfigSchema)) {
+        const name = field.meta.upstream;
+        if (name === undefined || !(name in effective.execution)) continue;
+        compared++;
+        const ours = field.key === "logger" && execution.logger === "none" ? null : execution[field.key];
+        if (JSON.stringify(effective.execution[name]) !== JSON.stringify(ours))
+          differences.push(
+            `execution.${field.key}: payload ${JSON.stringify(ours)}, program ${JSON.stringify(effective.execution[name])}`,
+          );
+      }
+      expect(differences).toEqual([]);
+      expect(Object.keys(legacy).length).toBeGreaterThan(35);
+      expect(compared).toBeGreaterThan(30);
+      const audit = json(join(o, "audit.json")).audit as {
+        path: string;
+        level: string;
+        origin: { from?: string };
+      }[];
+      const resolvedAtRun = json(join(o, "audit.json")).resolvedAtRun;
+      if (extra.includes("--test-data-file")) expect(resolvedAtRun).toBeUndefined();
+      else
+        expect(resolvedAtRun).toEqual([
+          expect.objectContaining({ path: "execution.checkpointMonitor", value: "train_loss" }),
+        ]);
+      expect(audit.find((a) => a.path === "training.backend")).toMatchObject({
+        level: "inferred",
+        origin: {
+          from: expect.stringContaining("what upstream's ptycho_torch.train uses when the flag is absent"),
+        },
+      });
+    },
+    60_000,
+  );
 
   it("writes floats in payload.json and legacy-params.json so that Python reads floats", () => {
     const o = out();
@@ -211,7 +215,7 @@ describe("--backend process", () => {
       seed: "int",
     });
     expect(readFileSync(join(o, "legacy-params.json"), "utf8")).toContain('"nphotons": 1000000000.0,');
-  });
+  }, 60_000);
 
   it("refuses before the run what upstream's program would reject or ignore", () => {
     const result = run("train", [
@@ -241,7 +245,7 @@ describe("--backend process", () => {
       'training.neighborCount = 4 (from "--neighbor-count 4" on the command line): supported upstream\'s value 6',
     );
     expect(result.stderr).toContain("model.objectBig = true");
-  });
+  }, 60_000);
 
   it("refuses, listing every one, settings the program has no flag or choice for", () => {
     const result = run("train", [
@@ -447,7 +451,7 @@ describe("--backend process", () => {
     expect(embedded.stderr).toContain(
       "a directory trained by upstream's program (wts.h5.zip) runs with --backend process --dialect ptycho-torch",
     );
-  });
+  }, 60_000);
 
   it("needs a command", () => {
     const result = run("train", [...base(out()), "--backend", "process", "--dry-run"]);
