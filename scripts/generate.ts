@@ -11,6 +11,7 @@ import {
   renderJsonSchema,
   SCHEMA_FILES,
 } from "./schemas.ts";
+import { embedSupportTables } from "./support-tables.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 for (const file of SCHEMA_FILES) {
@@ -47,3 +48,9 @@ writeFileSync(
   (cliAt === -1 ? `${cliDoc.trimEnd()}\n\n` : cliDoc.slice(0, cliAt)) + (await renderCliReference()),
 );
 console.log("wrote docs/cli.md");
+
+for (const name of ["engine.md", "backends.md"]) {
+  const path = join(root, "docs", name);
+  writeFileSync(path, embedSupportTables(readFileSync(path, "utf8")));
+  console.log(`wrote docs/${name} (support tables)`);
+}

@@ -12,6 +12,7 @@ import {
   renderCliReference,
   renderFieldReference,
 } from "../scripts/schemas.ts";
+import { embedSupportTables, supportTablesOf } from "../scripts/support-tables.ts";
 import { run, tempDir } from "./helpers.ts";
 
 describe("docs/configuration.md", () => {
@@ -34,6 +35,17 @@ describe.each(["precedence.md", "legacy-bridge.md"])("docs/%s", (name) => {
 
   it.each(examplesOf(doc))("runs %s without a failed assertion", async (file) => {
     await expect(import(join(root, file))).resolves.toBeDefined();
+  });
+});
+
+describe.each([
+  ["engine.md", ["embedded"]],
+  ["backends.md", ["payload", "ptycho-torch"]],
+])("docs/%s", (name, tables) => {
+  it("holds the support tables generated from the backends' own tables (run `pnpm gen`)", () => {
+    const doc = readFileSync(new URL(`../docs/${name}`, import.meta.url), "utf8");
+    expect(supportTablesOf(doc)).toEqual(tables);
+    expect(embedSupportTables(doc)).toBe(doc);
   });
 });
 

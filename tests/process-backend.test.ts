@@ -1,8 +1,10 @@
 // The process backend through the installed command, driving a faithful fake of upstream's
 // `ptycho_torch.train` CLI (tests/fixtures/fake-ptycho-torch) and a tiny payload-dialect trainer.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { listFields } from "@trainkit/config-meta";
+import { ExecutionConfigSchema } from "@trainkit/execution-config";
 import { MODEL_DEFAULTS } from "@trainkit/training-config";
 import { describe, expect, it } from "vitest";
 import { writeBundle, writeDataset } from "../packages/factory/test/helpers.ts";
@@ -102,8 +104,6 @@ describe("--backend process", () => {
       "8",
       "--gridsize",
       "2",
-      "--neighbor-count",
-      "4",
       "--no-deterministic",
       "--num-workers",
       "2",
@@ -112,10 +112,6 @@ describe("--backend process", () => {
       "--logger",
       "tensorboard",
       "--disable-checkpointing",
-      "--scheduler",
-      "Exponential",
-      "--accumulate-grad-batches",
-      "2",
       "--early-stop-patience",
       "5",
       "--quiet",
@@ -134,8 +130,6 @@ describe("--backend process", () => {
       workers: pairs("--num-workers"),
       lr: pairs("--learning-rate"),
       logger: pairs("--logger"),
-      scheduler: pairs("--scheduler"),
-      accumulate: pairs("--accumulate-grad-batches"),
       patience: pairs("--early-stop-patience"),
     }).toEqual({
       train,
@@ -148,8 +142,6 @@ describe("--backend process", () => {
       workers: "2",
       lr: "0.0003",
       logger: "tensorboard",
-      scheduler: "Exponential",
-      accumulate: "2",
       patience: "5",
     });
     expect(argv).toEqual(
@@ -157,6 +149,137 @@ describe("--backend process", () => {
     );
     expect(existsSync(join(o, "logs/command-help.txt"))).toBe(true);
   });
+
+  it.each([
+    ["defaults", []],
+    ["gridsize 2, a test file, probe mask", ["--gridsize", "2", "--test-data-file", "TRAIN", "--probe-mask"]],
+    ["agreeing explicit values", ["--neighbor-count", "6", "--no-object-big", "--amp-activation", "swish"]],
+  ])(
+    "payload, legacy-params.json and the fake's effective upstream settings agree (%s)",
+    (_name, extra) => {
+      const o = out();
+      const result = run("train", [
+        ...base(o),
+        "--backend",
+        "process",
+        "--command",
+        FAKE,
+        "--dialect",
+        "ptycho-torch",
+        ...extra.map((w) => (w === "TRAIN" ? train : w)),
+      ]);
+      expect(result.status, result.stderr).toBe(0);
+      const effective = json(join(o, "fake-effective.json")) as {
+        params: Record<string, unknown>;
+        execution: Record<string, unknown>;
+      };
+      const legacy = json(join(o, "legacy-params.json")) as Record<string, unknown>;
+      const differences: string[] = [];
+      for (const [key, value] of Object.entries(legacy)) {
+        const theirs = effective.params[key] ?? null;
+        if (JSON.stringify(theirs) !== JSON.stringify(value))
+          differences.push(`${key}: payload ${JSON.stringify(value)}, program ${JSON.stringify(theirs)}`);
+      }
+      const execution = json(join(o, "payload.json")).config.execution as Record<string, unknown>;
+      let compared = 0;
+      for (const field of listFields(ExecutionConfigSchema)) {
+        const name = field.meta.upstream;
+        if (name === undefined || !(name in effective.execution)) continue;
+        compared++;
+        const ours = field.key === "logger" && execution.logger === "none" ? null : execution[field.key];
+        if (JSON.stringify(effective.execution[name]) !== JSON.stringify(ours))
+          differences.push(
+            `execution.${field.key}: payload ${JSON.stringify(ours)}, program ${JSON.stringify(effective.execution[name])}`,
+          );
+      }
+      expect(differences).toEqual([]);
+      expect(Object.keys(legacy).length).toBeGreaterThan(35);
+      expect(compared).toBeGreaterThan(30);
+      const audit = json(join(o, "audit.json")).audit as {
+        path: string;
+        level: string;
+        origin: { from?: string };
+      }[];
+      const resolvedAtRun = json(join(o, "audit.json")).resolvedAtRun;
+      if (extra.includes("--test-data-file")) expect(resolvedAtRun).toBeUndefined();
+      else
+        expect(resolvedAtRun).toEqual([
+          expect.objectContaining({ path: "execution.checkpointMonitor", value: "train_loss" }),
+        ]);
+      expect(audit.find((a) => a.path === "training.backend")).toMatchObject({
+        level: "inferred",
+        origin: {
+          from: expect.stringContaining("what upstream's ptycho_torch.train uses when the flag is absent"),
+        },
+      });
+    },
+    60_000,
+  );
+
+  it("writes floats in payload.json and legacy-params.json so that Python reads floats", () => {
+    const o = out();
+    expect(run("train", [...base(o), "--backend", "process", "--command", CHILD]).status).toBe(0);
+    const types = spawnSync(
+      "python3",
+      [
+        "-c",
+        [
+          "import json, sys",
+          "p = json.load(open(sys.argv[1]))['config']; l = json.load(open(sys.argv[2]))",
+          "print(json.dumps({k: type(v).__name__ for k, v in [('nphotons', l['nphotons']), ('probe_scale', l['probe_scale']),",
+          "  ('N', l['N']), ('batch_size', l['batch_size']), ('probeScale', p['model']['probeScale']),",
+          "  ('nphotons_payload', p['training']['nphotons']), ('learningRate', p['execution']['learningRate']),",
+          "  ('plateauThreshold', p['execution']['plateauThreshold']), ('seed', p['execution']['seed'])]}))",
+        ].join("\n"),
+        join(o, "payload.json"),
+        join(o, "legacy-params.json"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(types.status, types.stderr).toBe(0);
+    expect(JSON.parse(types.stdout)).toEqual({
+      nphotons: "float",
+      probe_scale: "float",
+      N: "int",
+      batch_size: "int",
+      probeScale: "float",
+      nphotons_payload: "float",
+      learningRate: "float",
+      plateauThreshold: "float",
+      seed: "int",
+    });
+    expect(readFileSync(join(o, "legacy-params.json"), "utf8")).toContain('"nphotons": 1000000000.0,');
+  }, 60_000);
+
+  it("refuses before the run what upstream's program would reject or ignore", () => {
+    const result = run("train", [
+      ...base(out()),
+      "--backend",
+      "process",
+      "--command",
+      FAKE,
+      "--dialect",
+      "ptycho-torch",
+      "--checkpoint-save-top-k",
+      "-1",
+      "--accumulate-grad-batches",
+      "2",
+      "--neighbor-count",
+      "4",
+      "--object-big",
+      "--dry-run",
+    ]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("cannot honour 4 settings");
+    expect(result.stderr).toContain(
+      'execution.checkpointSaveTopK = -1 (from "--checkpoint-save-top-k -1" on the command line): supported 0 or more',
+    );
+    expect(result.stderr).toContain("execution.accumulateGradBatches = 2");
+    expect(result.stderr).toContain(
+      'training.neighborCount = 4 (from "--neighbor-count 4" on the command line): supported upstream\'s value 6',
+    );
+    expect(result.stderr).toContain("model.objectBig = true");
+  }, 60_000);
 
   it("refuses, listing every one, settings the program has no flag or choice for", () => {
     const result = run("train", [
@@ -178,7 +301,7 @@ describe("--backend process", () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("The process backend cannot honour 3 settings:");
     expect(result.stderr).toContain(
-      'model.nFiltersScale = 3 (from "--n-filters-scale 3" on the command line): supported only its default 2',
+      'model.nFiltersScale = 3 (from "--n-filters-scale 3" on the command line): supported upstream\'s value 2 (PT ModelConfig default): the program has no flag for it',
     );
     expect(result.stderr).toContain('execution.optimizer = "sgd"');
     expect(result.stderr).toContain('execution.scheduler = "WarmupCosine"');
@@ -326,6 +449,43 @@ describe("--backend process", () => {
     expect(argv.slice(0, 6)).toEqual(["--model_path", model, "--test_data", train, "--output_dir", o]);
     expect(argv).toEqual(expect.arrayContaining(["--inference-batch-size", "32", "--accelerator", "cpu"]));
   });
+
+  it("runs trainkit-infer on a directory trained by upstream's program, or says why not", () => {
+    const trained = out();
+    expect(
+      run("train", [...base(trained), "--backend", "process", "--command", FAKE, "--dialect", "ptycho-torch"])
+        .status,
+    ).toBe(0);
+    expect(existsSync(join(trained, "wts.h5.zip"))).toBe(true);
+    expect(existsSync(join(trained, "model.zip"))).toBe(false);
+    const fake = `python3 ${join(ROOT, "tests/fixtures/fake-ptycho-torch/inference.py")}`;
+    const infer = (o: string, extra: string[]) =>
+      run("infer", ["--model-path", trained, "--test-data-file", train, "--output-dir", o, ...extra]);
+    const upstream = ["--backend", "process", "--command", fake, "--dialect", "ptycho-torch"];
+    const o = out();
+    const ok = infer(o, [...upstream, "--patch-weighting", "uniform", "--n-groups", "16"]);
+    expect(ok.status, ok.stderr).toBe(0);
+    const payload = json(join(o, "payload.json")).config;
+    // The model section is what the training run recorded upstream used (object.big false at gridsize 1).
+    expect(payload.model).toMatchObject({ gridsize: 1, objectBig: false, ampActivation: "swish" });
+    const effective = json(join(o, "fake-effective.json"));
+    expect(effective.params.n_groups).toBe(payload.inference.nGroups);
+    expect(effective.execution.patch_weighting).toBe(payload.execution.patchWeighting);
+    // null ("every position") on the uniform path would be upstream's 32 groups: refused.
+    const every = infer(out(), [...upstream, "--patch-weighting", "uniform", "--dry-run"]);
+    expect(every.status).toBe(2);
+    expect(every.stderr).toContain("inference.nGroups = null");
+    expect(every.stderr).toContain("upstream would use 32 groups for null");
+    // Probe weighting is upstream's barycentric path: every position, and no --n_images.
+    const probe = infer(out(), [...upstream, "--n-groups", "16", "--dry-run"]);
+    expect(probe.status).toBe(2);
+    expect(probe.stderr).toContain("the barycentric path always uses the full scan");
+    const embedded = infer(out(), ["--dry-run"]);
+    expect(embedded.status).toBe(2);
+    expect(embedded.stderr).toContain(
+      "a directory trained by upstream's program (wts.h5.zip) runs with --backend process --dialect ptycho-torch",
+    );
+  }, 60_000);
 
   it("needs a command", () => {
     const result = run("train", [...base(out()), "--backend", "process", "--dry-run"]);

@@ -223,12 +223,25 @@ describe("examples/torch-trainer", () => {
     () => {
       const out = join(dir, "process");
       const result = run("train", [
-        ...["--train-data-file", trainOut, "--n-groups", "32", "--output-dir", out, "--nepochs", "2"],
+        ...["--train-data-file", trainOut, "--test-data-file", testOut, "--n-groups", "32"],
+        ...["--output-dir", out, "--nepochs", "2"],
         ...["--n-filters-scale", "1", "--accelerator", "cpu", "--backend", "process"],
         ...["--command", `${PYTHON} ${TRAINER}`],
       ]);
       expect(result.status, result.stderr).toBe(0);
       expect(metrics(out).map((r) => r.epoch)).toEqual([0, 1]);
+      // What the program used is what the payload says, setting for setting.
+      const payload = JSON.parse(readFileSync(join(out, "payload.json"), "utf8")).config;
+      const { used, resolved } = JSON.parse(readFileSync(join(out, "settings-used.json"), "utf8"));
+      const differences = Object.entries(used as Record<string, unknown>)
+        .filter(([path, value]) => {
+          const [section, key] = path.split(".") as [string, string];
+          return JSON.stringify(payload[section][key]) !== JSON.stringify(value);
+        })
+        .map(([path]) => path);
+      expect(differences).toEqual([]);
+      expect(resolved).toEqual({});
+      expect(Object.keys(used).length).toBeGreaterThan(50);
       expect(JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))).toMatchObject({
         status: "succeeded",
         details: { dialect: "payload", childExitCode: 0 },

@@ -8,8 +8,9 @@ fields (legacy-params.json beside it is not needed). The model is a few convolut
 diffraction amplitude to the complex object patch; `model.modelType` "supervised" fits the ground
 truth `Y` of the data, "pinn" fits |FFT(probe * object)| to the measured amplitude
 (`training.torchLossMode` poisson or mae). Writes `metrics.csv` (epoch, lr, step, train_loss
-[, val_loss]), `model.pt` (the state_dict) and `checkpoints/best.pt` to `training.outputDir`, and
-one line per epoch on stdout.
+[, val_loss]), `model.pt` (the state_dict), `checkpoints/best.pt` and `settings-used.json` (every setting it read,
+as it read it, and the ones it settled differently at run time, such as checkpointMonitor val_loss
+without test data) to `training.outputDir`, and one line per epoch on stdout.
 
 A setting it cannot honour stops it before training: exit code 2 and a message on stderr.
 """
@@ -70,6 +71,22 @@ RESTRICTED = {  # path -> (accepts(value, config), what is supported)
     "execution.checkpointSaveTopK": only(1), "execution.checkpointMonitor": only("val_loss", "train_loss"),
     "execution.logger": only("csv", "none"),
 }
+
+
+class Used(dict):
+    """A payload section that records every setting the trainer reads (for settings-used.json)."""
+
+    def __init__(self, section, values, log):
+        super().__init__(values)
+        self.section, self.log = section, log
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        self.log.setdefault(f"{self.section}.{key}", value)
+        return value
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
 
 
 def refuse(message):
@@ -256,7 +273,8 @@ def main():
         payload = json.load(f)
     if payload.get("kind") != "training":
         refuse(f'{path}: kind is {json.dumps(payload.get("kind"))}; this trainer runs "training" payloads only.')
-    cfg = payload["config"]
+    used, resolved = {}, {}  # what the trainer read; values it settled differently at run time
+    cfg = {section: Used(section, values, used) for section, values in payload["config"].items()}
     tr, ex = cfg["training"], cfg["execution"]
     check_settings(cfg)
     device = pick_device(ex["accelerator"])
@@ -267,7 +285,7 @@ def main():
           f"{0 if val is None else val[0].shape[0]} validation patterns", file=sys.stderr, flush=True)
     monitor = ex["checkpointMonitor"]
     if monitor == "val_loss" and val is None:
-        monitor = "train_loss"
+        monitor = resolved["execution.checkpointMonitor"] = "train_loss"
         print('torch-trainer: execution.checkpointMonitor "val_loss" needs training.testDataFile; monitoring '
               '"train_loss" instead.', file=sys.stderr)
     if ex["deterministic"] is not False:
@@ -332,6 +350,9 @@ def main():
     if log:
         log.close()
     torch.save(net.state_dict(), os.path.join(out_dir, "model.pt"))
+    # What the program used, for anyone to compare with payload.json (tests/torch-trainer.test.ts).
+    with open(os.path.join(out_dir, "settings-used.json"), "w") as f:
+        json.dump({"used": used, "resolved": resolved}, f, indent=2, sort_keys=True)
     return 0
 
 

@@ -9,6 +9,7 @@ import {
 import type { Layer, LayerEntry, Origin, PayloadKind, Source } from "@trainkit/factory";
 import { UsageError } from "./errors.ts";
 import { type FlagSpec, flagTable } from "./flags.ts";
+import { upstreamOnlyMessage } from "./upstream-flags.ts";
 
 export type OutputFormat = "yaml" | "json";
 
@@ -160,6 +161,8 @@ export function parseArgv(
     const inline = eq === -1 ? undefined : token.slice(eq + 1);
     const spec = table.flags.get(name);
     if (!spec) {
+      const upstreamOnly = upstreamOnlyMessage(kind, name);
+      if (upstreamOnly) throw new UsageError(upstreamOnly);
       const best = closestName(
         name,
         [...table.flags.values()].filter((s) => s.primary || s.kind === "field").map((s) => s.name),

@@ -26,7 +26,7 @@ import cliKitPackage from "../package.json" with { type: "json" };
 import { isUsageError, UsageError } from "./errors.ts";
 import { renderExplain, selectAudit } from "./explain.ts";
 import { renderHelp } from "./help.ts";
-import { launcherOptions, resolveLauncherSettings } from "./launcher-settings.ts";
+import { type LauncherSettings, launcherOptions, resolveLauncherSettings } from "./launcher-settings.ts";
 import { type ParsedArgs, parseArgv, trainkitVariables } from "./parse-argv.ts";
 import { emitSectionsYaml } from "./yaml-emit.ts";
 
@@ -57,9 +57,21 @@ function isUserError(error: unknown): error is Error {
   );
 }
 
-async function buildPayload(kind: PayloadKind, args: ParsedArgs, io: ProgramIO): Promise<AnyPayload> {
+async function buildPayload(
+  kind: PayloadKind,
+  args: ParsedArgs,
+  io: ProgramIO,
+  settings: LauncherSettings,
+): Promise<AnyPayload> {
   const environment = { ...detectEnvironment(), isTTY: io.isTTY };
-  const options = { layers: args.layers, sources: args.sources, environment };
+  // What the chosen program uses for settings nobody set (the ptycho-torch dialect: upstream's values).
+  const programValues = BACKENDS[settings.backend].programValues?.(launcherOptions(settings), kind);
+  const options = {
+    layers: args.layers,
+    sources: args.sources,
+    environment,
+    ...(programValues ? { programValues } : {}),
+  };
   return kind === "training" ? createTrainingPayload(options) : createInferencePayload(options);
 }
 
@@ -124,7 +136,7 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
     }
     const settings = await resolveLauncherSettings(args);
     const planned = args.payload !== undefined ? await loadPlannedPayload(spec.kind, args, io) : undefined;
-    const payload = planned ? planned.payload : await buildPayload(spec.kind, args, io);
+    const payload = planned ? planned.payload : await buildPayload(spec.kind, args, io, settings);
     for (const warning of [...args.warnings, ...payload.warnings])
       io.stderr(`${spec.name}: warning: ${warning.message}\n`);
     if (args.printConfig || args.explain !== undefined) {

@@ -243,3 +243,31 @@ describe("renderHelp", () => {
     expect(help).toMatch(/--mlflow-tracking-uri URI[\s\S]*?\(default: null\)/);
   });
 });
+
+describe("upstream-only flags", () => {
+  it.each([
+    ["training", "--log-patch-stats", "patch-statistics diagnostics"],
+    ["training", "--patch-stats-limit=4", "patch-statistics diagnostics"],
+    ["training", "--profile", "--profile ci` forces its CI scaling contract"],
+    ["training", "--scale-contract-version", "normalised-amplitude contract only"],
+    ["inference", "--measurement-domain", "normalised-amplitude contract only"],
+    ["training", "--ptycho_dir", "--train-data-file"],
+    ["inference", "--varpro-scaling", "--patch-weighting probe|uniform"],
+  ] as const)("refuses %s %s as upstream-only, saying what to use instead", (kind, flag, instead) => {
+    let message = "";
+    try {
+      parseArgv(kind, [flag, "x"], {});
+    } catch (error) {
+      expect(isUsageError(error)).toBe(true);
+      message = (error as Error).message;
+    }
+    const name = flag.slice(2).split("=")[0];
+    expect(message).toContain(`--${name} is a flag of upstream's ptycho_torch.`);
+    expect(message).toContain("that trainkit does not take");
+    expect(message).toContain(instead);
+  });
+
+  it("treats --varpro-scaling for trainkit-train as an ordinary unknown flag (upstream's train has none)", () => {
+    expect(() => parseArgv("training", ["--varpro-scaling"], {})).toThrow(/^unknown option --varpro-scaling/);
+  });
+});

@@ -45,4 +45,19 @@ export {
   sectionJsonSchema,
 } from "./section.ts";
 export { closestName, didYouMean } from "./suggest.ts";
+export {
+  describeSupport,
+  type Honoured,
+  honoured,
+  type Only,
+  onlyValues,
+  type Refused,
+  type RuleSupport,
+  refused,
+  rule,
+  type Support,
+  type SupportTable,
+  sameValue,
+  tableCapabilities,
+} from "./support.ts";
 export { fromZodIssues, houseMessage } from "./zod-issues.ts";

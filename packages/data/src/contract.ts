@@ -64,6 +64,20 @@ export interface ContractOptions {
   readonly purpose: DataPurpose;
   /** `supervised` training needs `Y`. Default `pinn`. */
   readonly modelType?: DataModelType;
+  /**
+   * Whether nphotons is set explicitly. Training reads nphotons from `_metadata`, so a pickled
+   * `_metadata` (never unpickled) is an error unless it is; for test data it is a warning.
+   */
+  readonly nphotonsGiven?: boolean;
+}
+
+/** How to re-save an NPZ whose `_metadata` is a pickled object (two lines of numpy, in the user's trust). */
+export function resaveMetadataCommand(file: string): string {
+  const f = JSON.stringify(file);
+  return (
+    `d = dict(np.load(${f}, allow_pickle=True)); m = d["_metadata"].item()\n` +
+    `np.savez(${f}, **{**d, "_metadata": np.array(m if isinstance(m, str) else json.dumps(m))})`
+  );
 }
 
 /** The keys of the upstream NPZ contract (data_contracts.md §1). */
@@ -113,6 +127,7 @@ interface Context {
   readonly out: Findings;
   readonly purpose: DataPurpose;
   readonly modelType: DataModelType;
+  readonly nphotonsGiven: boolean;
   /** The key holding the diffraction patterns (`diffraction` or legacy `diff3d`), if any. */
   diffractionKey: string | undefined;
   /** Scan positions, from the patterns or else from the first coordinate vector. */
@@ -151,6 +166,18 @@ function unreadableKeys(c: Context): void {
   const contract: readonly string[] = CONTRACT_KEYS;
   for (const item of c.items.values()) {
     if (item.dtype !== null) continue;
+    const pickledObject = item.descr.startsWith("|O") || item.descr === "O";
+    if (item.key === "_metadata" && pickledObject) {
+      // Upstream's MetadataManager writes a pickled object; trainkit never unpickles.
+      const needed = c.purpose === "train" && !c.nphotonsGiven;
+      const report = needed ? c.out.error.bind(c.out) : c.out.warn.bind(c.out);
+      report(
+        "PICKLED",
+        "_metadata",
+        `_metadata is a pickled object (as upstream's MetadataManager writes it), which trainkit never unpickles${needed ? ", so its nphotons cannot be read; pass --nphotons N, or" : ", so it is not read (nphotons is set explicitly or not needed);"} re-save it as a JSON string with numpy (import json, numpy as np):\n${resaveMetadataCommand(c.out.file)}`,
+      );
+      continue;
+    }
     const isContract = contract.includes(item.key);
     const report = isContract ? c.out.error.bind(c.out) : c.out.warn.bind(c.out);
     const pickled = item.descr.startsWith("|O") || item.descr === "O";
@@ -535,6 +562,7 @@ export function checkDataContract(input: NpzHeaders | Npz, options: ContractOpti
     out,
     purpose: options.purpose,
     modelType: options.modelType ?? "pinn",
+    nphotonsGiven: options.nphotonsGiven === true,
     diffractionKey: undefined,
     M: undefined,
     mFrom: "",

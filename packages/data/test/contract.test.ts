@@ -189,6 +189,22 @@ describe("checkDataContract", () => {
     expect((await loadedReport(file)).errors).toEqual(["NON_FINITE xcoords"]);
   });
 
+  it("never unpickles _metadata: an error naming the re-save command when training needs nphotons, else a warning", async () => {
+    const headers = await readNpzHeaders(fixture("pickled.npz"));
+    const needed = checkDataContract(headers, { purpose: "train", file: "train.npz" });
+    const finding = needed.errors.find((e) => e.key === "_metadata");
+    expect(finding?.message).toMatchInlineSnapshot(`
+      "train.npz: _metadata is a pickled object (as upstream's MetadataManager writes it), which trainkit never unpickles, so its nphotons cannot be read; pass --nphotons N, or re-save it as a JSON string with numpy (import json, numpy as np):
+      d = dict(np.load("train.npz", allow_pickle=True)); m = d["_metadata"].item()
+      np.savez("train.npz", **{**d, "_metadata": np.array(m if isinstance(m, str) else json.dumps(m))})"
+    `);
+    const given = checkDataContract(headers, { purpose: "train", file: "train.npz", nphotonsGiven: true });
+    expect(given.errors.filter((e) => e.key === "_metadata")).toEqual([]);
+    expect(given.warnings.map((w) => `${w.code} ${w.key}`)).toContain("PICKLED _metadata");
+    const test = checkDataContract(headers, { purpose: "test", file: "test.npz" });
+    expect(test.errors.filter((e) => e.key === "_metadata")).toEqual([]);
+  });
+
   it("refuses pickled contract keys and checks metadata when loaded", async () => {
     const pickled = await headersReport(fixture("pickled.npz"));
     expect(pickled.errors).toContain("PICKLED _metadata");

@@ -28,6 +28,7 @@ export {
   type TrainingPayloadConfig,
   type TrainingPayloadOptions,
   trainingDataFiles,
+  withProgramValues,
 } from "./payload.ts";
 export {
   type LoadedPayload,
@@ -40,6 +41,7 @@ export {
   sha256Hex,
 } from "./payload-file.ts";
 export { INFERENCE_SPEC, PAYLOAD_SPECS, type PayloadKind, TRAINING_SPEC } from "./payload-spec.ts";
+export { legacyJson, payloadJson, stringifyWithFloats } from "./python-json.ts";
 export { type PayloadRule, type PayloadSpec, peekValue, type Resolution, resolve } from "./resolve.ts";
 export {
   CONFIG_SECTIONS,

@@ -43,6 +43,24 @@ export const LEGACY_ONLY_KEYS: readonly string[] = [
   "timestamp",
 ];
 
+/** The optimisation keys of upstream main's TrainingConfig, which its params.cfg holds. */
+export const UPSTREAM_OPTIMISATION_KEYS: readonly string[] = [
+  "gradient_clip_val",
+  "gradient_clip_algorithm",
+  "optimizer",
+  "momentum",
+  "weight_decay",
+  "adam_beta1",
+  "adam_beta2",
+  "scheduler",
+  "lr_warmup_epochs",
+  "lr_min_ratio",
+  "plateau_factor",
+  "plateau_patience",
+  "plateau_min_lr",
+  "plateau_threshold",
+];
+
 interface LegacyTarget {
   readonly path: string;
   readonly deprecated: boolean;
@@ -59,6 +77,15 @@ function legacyTargets(kind: PayloadKind): Map<string, LegacyTarget> {
     for (const field of listFields(section.schema)) {
       if (field.legacyKey === null) continue;
       targets.set(field.legacyKey, { path: `${name}.${field.key}`, deprecated: false });
+    }
+  }
+  // Upstream main's TrainingConfig carries the optimisation settings, so its params.cfg holds them
+  // (13 keys; gradient_clip_val too when set). trainkit keeps them in the execution section and never
+  // writes them, but reads them (at the config level, origin the legacy key).
+  if (kind === "training") {
+    for (const field of listFields(PAYLOAD_SPECS.training.sections.execution!.schema)) {
+      if (field.meta.upstream !== undefined && UPSTREAM_OPTIMISATION_KEYS.includes(field.meta.upstream))
+        targets.set(field.meta.upstream, { path: `execution.${field.key}`, deprecated: false });
     }
   }
   // Deprecated upstream spellings that older params files carry.

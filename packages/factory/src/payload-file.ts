@@ -1,5 +1,6 @@
 // A resolved payload written to disk (`payload.json` of a run directory, or a job of a study), read
 // back and validated again so that it can be run exactly as it was planned.
+
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import {
@@ -25,6 +26,7 @@ import {
   type TrainingPayload,
 } from "./payload.ts";
 import { PAYLOAD_SPECS, type PayloadKind } from "./payload-spec.ts";
+import { payloadJson } from "./python-json.ts";
 import { envVariableOf } from "./sources.ts";
 
 /** `payload.json` as the launcher writes it: the kind and the config, secrets masked. */
@@ -52,7 +54,7 @@ export function payloadDocument(payload: AnyPayload): PayloadDocument {
 
 /** The exact text of payload.json (two-space JSON and a final newline): what its SHA-256 is taken of. */
 export function renderPayloadDocument(payload: AnyPayload): string {
-  return `${JSON.stringify(payloadDocument(payload), null, 2)}\n`;
+  return payloadJson(payload.kind, payloadDocument(payload));
 }
 
 /** SHA-256 (hex) of a text. `node:crypto` is loaded on first use (it slows start-up). */

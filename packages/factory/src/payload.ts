@@ -1,10 +1,11 @@
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
 import type { ConfigIssue, ConfigWarning } from "@trainkit/config-meta";
 import { ConfigError, renderValue } from "@trainkit/config-meta";
 import {
   checkDataContract,
   inferProbeSize,
   isDataError,
-  type ModelBundle,
   readModelBundle,
   readNphotons,
   readNpzHeaders,
@@ -65,6 +66,15 @@ interface CommonOptions {
   readonly layers?: readonly Layer[];
   /** Machine facts for the `inferred` level; detected when absent. */
   readonly environment?: RunEnvironment;
+  /**
+   * What the program that will run the payload uses for settings nobody set (e.g. upstream's
+   * ptycho_torch.train). Called with the payload resolved without them; each entry it returns for a
+   * field still at the `default` level is added at the `inferred` level and the payload resolved
+   * again, so the payload, the audit and the legacy dictionary say what the program really uses.
+   */
+  readonly programValues?: (
+    config: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+  ) => readonly LayerEntry[];
 }
 
 export interface TrainingPayloadOptions extends CommonOptions {
@@ -155,6 +165,7 @@ export async function checkDataFile(
   origin: Origin,
   field: string,
   modelType: unknown,
+  nphotonsGiven = false,
 ): Promise<ConfigWarning[]> {
   const where = `${field} (${describeOrigin(origin)})`;
   let headers: Awaited<ReturnType<typeof readNpzHeaders>>;
@@ -170,6 +181,7 @@ export async function checkDataFile(
     file: path,
     purpose: field.startsWith("training.train") ? "train" : "test",
     modelType: modelType === "supervised" ? "supervised" : "pinn",
+    nphotonsGiven,
   });
   if (report.errors.length > 0) {
     const lines = report.errors.map((e) => e.message);
@@ -210,15 +222,21 @@ export async function inspectTrainingData(files: {
   readonly train?: { readonly value: string; readonly origin: Origin } | undefined;
   readonly test?: { readonly value: string; readonly origin: Origin } | undefined;
   readonly modelType?: unknown;
+  /** Whether some layer sets `training.nphotons` (then a pickled `_metadata` is never read). */
+  readonly nphotonsGiven?: boolean;
 }): Promise<TrainingDataFacts> {
   const warnings: ConfigWarning[] = [];
   const inferred: LayerEntry[] = [];
   const { train, test, modelType } = files;
+  const nphotonsGiven = files.nphotonsGiven === true;
   if (train) {
-    warnings.push(...(await checkDataFile(train.value, train.origin, "training.trainDataFile", modelType)));
+    warnings.push(
+      ...(await checkDataFile(train.value, train.origin, "training.trainDataFile", modelType, nphotonsGiven)),
+    );
     const probe = await inferProbeSize(train.value);
     inferred.push({ path: "model.N", value: probe.value, origin: { kind: "inferred", from: probe.source } });
-    const nphotons = await readNphotons(train.value);
+    // A pickled _metadata is only reported (above) when nphotons is given: it is never unpickled.
+    const nphotons = nphotonsGiven ? undefined : await readNphotons(train.value);
     if (nphotons) {
       inferred.push({
         path: "training.nphotons",
@@ -237,11 +255,13 @@ export function trainingDataFiles(layers: readonly Layer[]): {
   readonly train: { readonly value: string; readonly origin: Origin } | undefined;
   readonly test: { readonly value: string; readonly origin: Origin } | undefined;
   readonly modelType: unknown;
+  readonly nphotonsGiven: boolean;
 } {
   return {
     train: peekString("training", layers, "training.trainDataFile"),
     test: peekString("training", layers, "training.testDataFile"),
     modelType: peekValue(PAYLOAD_SPECS.training, layers, "model.modelType")?.value,
+    nphotonsGiven: peekValue(PAYLOAD_SPECS.training, layers, "training.nphotons") !== undefined,
   };
 }
 
@@ -258,7 +278,33 @@ export async function createTrainingPayload(options: TrainingPayloadOptions = {}
   });
   const facts = await inspectTrainingData(trainingDataFiles(layers));
   const inferred = [...environmentEntries(options.environment ?? detectEnvironment()), ...facts.inferred];
-  return resolvePayload("training", [...layers, inferredLayer(inferred)], [...warnings, ...facts.warnings]);
+  return withProgramValues(
+    "training",
+    layers,
+    inferred,
+    [...warnings, ...facts.warnings],
+    options.programValues,
+  );
+}
+
+/**
+ * Resolves, then adds the program's values (an external program's own defaults, `programValues`)
+ * for fields still at their default, at the inferred level, and resolves again.
+ */
+export function withProgramValues<K extends PayloadKind>(
+  kind: K,
+  layers: readonly Layer[],
+  inferred: readonly LayerEntry[],
+  warnings: readonly ConfigWarning[],
+  programValues: CommonOptions["programValues"],
+): K extends "training" ? TrainingPayload : InferencePayload {
+  const first = resolvePayload(kind, [...layers, inferredLayer(inferred)], warnings);
+  if (!programValues) return first;
+  const atDefault = new Set(first.audit.filter((a) => a.level === "default").map((a) => a.path));
+  const config = first.config as unknown as Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  const extra = programValues(config).filter((e) => atDefault.has(e.path));
+  if (extra.length === 0) return first;
+  return resolvePayload(kind, [...layers, inferredLayer([...inferred, ...extra])], warnings);
 }
 
 /**
@@ -276,7 +322,7 @@ export async function createInferencePayload(
   });
   const inferred: LayerEntry[] = environmentEntries(options.environment ?? detectEnvironment());
   const modelPath = peekString("inference", layers, "inference.modelPath");
-  let bundle: ModelBundle | undefined;
+  let bundle: BundleSource | undefined;
   let bundleModel: Record<string, unknown> = {};
   if (modelPath) {
     bundle = await loadBundle(modelPath.value, modelPath.origin);
@@ -298,7 +344,7 @@ export async function createInferencePayload(
     );
     probe = await inferProbeSize(test.value);
   }
-  const payload = resolvePayload("inference", [...layers, inferredLayer(inferred)], warnings);
+  const payload = withProgramValues("inference", layers, inferred, warnings, options.programValues);
   const issues: ConfigIssue[] = [];
   if (bundle) {
     for (const entry of payload.audit) {
@@ -331,19 +377,51 @@ export async function createInferencePayload(
   return payload;
 }
 
-export async function loadBundle(path: string, origin: Origin): Promise<ModelBundle> {
+/** Upstream's model bundle, which a run of ptycho_torch.train writes (reference 9.3). */
+export const UPSTREAM_BUNDLE_FILE = "wts.h5.zip";
+
+/**
+ * A run directory trained through the process backend by upstream's program: `wts.h5.zip` (whose
+ * `params.dill` is a pickle trainkit never loads) beside trainkit's own `payload.json`, which says
+ * what the program used. The model section comes from that payload.
+ */
+async function loadUpstreamRun(dir: string, where: string): Promise<BundleSource | undefined> {
+  const bundle = join(dir, UPSTREAM_BUNDLE_FILE);
+  if (!(await stat(bundle).catch(() => undefined))?.isFile()) return undefined;
+  const file = join(dir, "payload.json");
+  let payload: unknown;
+  try {
+    payload = JSON.parse(await readFile(file, "utf8"));
+  } catch {
+    throw new FactoryError(
+      "MODEL_NOT_FOUND",
+      `${where}: ${dir} holds upstream's ${UPSTREAM_BUNDLE_FILE} but no readable payload.json beside it, so its model settings are unknown (trainkit does not unpickle params.dill). Run upstream's inference on it directly, or train it again through trainkit-train --backend process --dialect ptycho-torch, which records the settings in payload.json.`,
+    );
+  }
+  return { file, payload };
+}
+
+/** Where the model section of an inference payload comes from. */
+export interface BundleSource {
+  readonly file: string;
+  readonly payload: unknown;
+}
+
+export async function loadBundle(path: string, origin: Origin): Promise<BundleSource> {
   try {
     return await readModelBundle(path);
   } catch (error) {
     const where = `inference.modelPath (${describeOrigin(origin)})`;
     if (isDataError(error, "FILE_NOT_FOUND")) {
+      const upstream = await loadUpstreamRun(path, where);
+      if (upstream) return upstream;
       throw new FactoryError("MODEL_NOT_FOUND", `${where}: ${(error as Error).message}`, { cause: error });
     }
     throw new FactoryError("DATA_INVALID", `${where}: ${(error as Error).message}`, { cause: error });
   }
 }
 
-export function bundleModelSection(bundle: ModelBundle): Record<string, unknown> {
+export function bundleModelSection(bundle: BundleSource): Record<string, unknown> {
   const payload = bundle.payload as { kind?: unknown; config?: { model?: unknown } } | null;
   const model = payload?.config?.model;
   if (payload?.kind !== "training" || typeof model !== "object" || model === null) {

@@ -420,5 +420,8 @@ export function peekValue(
       }
     }
   });
-  return best && { value: best.value, origin: best.origin };
+  if (!best) return undefined;
+  // Value aliases first (`Supervised` -> `supervised`), so every rule sees the canonical value.
+  const field = index.fields.get(path)?.field;
+  return { value: field ? normalizeValue(field, best.value) : best.value, origin: best.origin };
 }

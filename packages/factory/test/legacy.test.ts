@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isConfigError } from "@trainkit/config-meta";
+import { MODEL_DEFAULTS, TRAINING_DEFAULTS } from "@trainkit/training-config";
 import { describe, expect, it } from "vitest";
 import {
   fromLegacyParams,
@@ -170,6 +171,57 @@ describe("fromLegacyParams", () => {
         'batchsize: is not a legacy params.cfg key, got 3 (from legacy params p.json). Did you mean "batch_size"?',
       );
     }
+  });
+
+  it("reads the 13 optimisation keys of a params.cfg upstream main wrote into the execution section", async () => {
+    // What upstream's update_legacy_dict writes for a TrainingConfig (gradient_clip_val None is skipped).
+    const upstream = {
+      ...toLegacyParams("training", {
+        model: MODEL_DEFAULTS,
+        training: { ...TRAINING_DEFAULTS, trainDataFile: "t.npz" },
+      }),
+      backend: "pytorch",
+      gradient_clip_algorithm: "value",
+      optimizer: "sgd",
+      momentum: 0.8,
+      weight_decay: 0.01,
+      adam_beta1: 0.9,
+      adam_beta2: 0.999,
+      scheduler: "ReduceLROnPlateau",
+      lr_warmup_epochs: 0,
+      lr_min_ratio: 0.1,
+      plateau_factor: 0.25,
+      plateau_patience: 3,
+      plateau_min_lr: 5e-5,
+      plateau_threshold: 0.0,
+    };
+    const { layer, warnings } = fromLegacyParams(upstream, { kind: "training", file: "params.json" });
+    expect(warnings).toEqual([]);
+    const byPath = new Map(layer.entries.map((e) => [e.path, e]));
+    expect(byPath.get("execution.optimizer")).toEqual({
+      path: "execution.optimizer",
+      value: "sgd",
+      origin: { kind: "legacy", file: "params.json", key: "optimizer" },
+    });
+    const execution = layer.entries.filter((e) => e.path.startsWith("execution."));
+    expect(execution.map((e) => e.path)).toHaveLength(13);
+    const payload = resolvePayload("training", [layer]);
+    expect(payload.config.execution).toMatchObject({
+      optimizer: "sgd",
+      momentum: 0.8,
+      gradientClipAlgorithm: "value",
+      scheduler: "ReduceLROnPlateau",
+      plateauFactor: 0.25,
+      plateauPatience: 3,
+    });
+    expect(payload.audit.find((a) => a.path === "execution.plateauFactor")?.level).toBe("config");
+    // Our own dictionary still leaves them out.
+    expect(Object.keys(payload.legacy)).not.toContain("optimizer");
+    // For inference they are reported, not applied.
+    const infer = fromLegacyParams({ optimizer: "sgd" }, { kind: "inference", file: "params.json" });
+    expect(infer.warnings.map((w) => w.message)).toEqual([
+      'legacy key "optimizer" = "sgd" in params.json is not applied: it applies to training only.',
+    ]);
   });
 
   it("loads a params file and refuses one that is not a JSON object", async () => {

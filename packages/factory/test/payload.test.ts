@@ -249,3 +249,32 @@ describe("createInferencePayload", () => {
     expect(noManifest.message).toContain("it has no manifest.json");
   });
 });
+
+describe("value aliases", () => {
+  it("are applied before every rule: upstream's `Supervised` triggers the same data-contract check", async () => {
+    const messages: string[] = [];
+    for (const modelType of ["supervised", "Supervised"]) {
+      const error = await createTrainingPayload({
+        trainDataFile: train,
+        overrides: { training: { nGroups: 8 } },
+        layers: [
+          {
+            level: "override",
+            entries: [
+              {
+                path: "model.modelType",
+                value: modelType,
+                origin: { kind: "cli", token: `--model-type ${modelType}` },
+              },
+            ],
+          },
+        ],
+        environment: CPU_PIPE,
+      }).catch((e: Error) => e);
+      expect(isFactoryError(error), String(error)).toBe(true);
+      messages.push((error as Error).message);
+    }
+    expect(messages[0]).toContain("Y");
+    expect(messages[1]).toBe(messages[0]);
+  });
+});

@@ -1,4 +1,4 @@
-import { type AnyPayload, describeOrigin } from "@trainkit/factory";
+import { type AnyPayload, describeOrigin, type LayerEntry } from "@trainkit/factory";
 import type { Capability, UnsupportedSetting } from "./capabilities.ts";
 
 /** Where a backend writes what the user should see. */
@@ -48,6 +48,16 @@ export interface Backend {
     options: Readonly<Record<string, unknown>>,
     payload: AnyPayload,
   ): Promise<readonly Capability[]> | readonly Capability[];
+  /**
+   * What the program uses for settings nobody set, when it is not trainkit's default (for the
+   * factory's `programValues`): the payload then says what the program will really use.
+   */
+  programValues?(
+    options: Readonly<Record<string, unknown>>,
+    kind: AnyPayload["kind"],
+  ):
+    | ((config: Readonly<Record<string, Readonly<Record<string, unknown>>>>) => readonly LayerEntry[])
+    | undefined;
   /** Whether `--allow-dropped` may turn unsupported settings into recorded drops (external programs). */
   readonly canDrop?: boolean;
   /** Runs the job; resolves with the outcome (throw only for bugs). */

@@ -8,7 +8,20 @@ export {
 export { BACKEND_NAMES, BACKENDS, type BackendName, embeddedBackend } from "./backends.ts";
 export { type Capability, only, type UnsupportedSetting } from "./capabilities.ts";
 export { splitCommand } from "./command-line.ts";
-export { DIALECTS, type Dialect, type ProgramSurface, parseHelp, renderPtychoTorch } from "./dialects.ts";
+export {
+  DIALECTS,
+  type Dialect,
+  type Flag,
+  type FromData,
+  PAYLOAD_DIALECT_SUPPORT,
+  type ProgramSurface,
+  PTYCHO_TORCH_SUPPORT,
+  type PtychoSupport,
+  parseHelp,
+  ptychoTorchValues,
+  renderPtychoTorch,
+  type Upstream,
+} from "./dialects.ts";
 export { isLaunchError, LaunchError, type LaunchErrorCode } from "./errors.ts";
 export { writeFileAtomic, writeJsonAtomic } from "./files.ts";
 export {

@@ -1,7 +1,7 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { renderValue } from "@trainkit/config-meta";
-import { type AnyPayload, renderPayloadDocument } from "@trainkit/factory";
+import { type AnyPayload, legacyJson, renderPayloadDocument } from "@trainkit/factory";
 import { type Backend, type RunIO, type RunResult, unsupportedSettings } from "./backend.ts";
 import type { UnsupportedSetting } from "./capabilities.ts";
 import { LaunchError } from "./errors.ts";
@@ -232,7 +232,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     ...(dropped.length > 0 ? { dropped } : {}),
   };
   await writeJsonAtomic(join(runDir, "audit.json"), auditDocument);
-  await writeJsonAtomic(join(runDir, "legacy-params.json"), payload.legacy);
+  await writeFileAtomic(join(runDir, "legacy-params.json"), legacyJson(payload.kind, payload.legacy));
   await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
 
   const controller = new AbortController();

@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { listFields, renderValue } from "@trainkit/config-meta";
+import { listFields, renderValue, sameValue, tableCapabilities } from "@trainkit/config-meta";
 import { type ExecutionConfig, resolveComputeThreads, THREAD_BUDGET_ENV } from "@trainkit/execution-config";
 import { type AnyPayload, envVariableOf, PAYLOAD_SPECS } from "@trainkit/factory";
 import type { Backend, RunContext, RunResult } from "./backend.ts";
@@ -12,9 +12,12 @@ import type { Capability } from "./capabilities.ts";
 import { splitCommand } from "./command-line.ts";
 import {
   type Dialect,
+  isFlag,
+  isUpstream,
   type ProgramSurface,
   parseHelp,
-  ptychoTorchMappings,
+  ptychoTorchEntries,
+  ptychoTorchValues,
   renderPtychoTorch,
 } from "./dialects.ts";
 import { LaunchError } from "./errors.ts";
@@ -82,56 +85,78 @@ export function probeCommand(command: string): Probe {
   return probe;
 }
 
-/** Inferred values the upstream program infers itself from the same data file. */
-const INFERRED_BY_PROGRAM = new Set(["model.N", "training.nphotons"]);
+const DROP_HINT = "Use --allow-dropped to run without it (recorded as dropped).";
 
-/** Settings every program gets through its environment, whatever the dialect. */
-const HONOURED_BY_ENVIRONMENT = new Set(["execution.computeThreads"]);
-
-/** Settings the upstream program has no counterpart for at all, with what to do instead. */
-const NO_UPSTREAM_COUNTERPART: Readonly<Record<string, string>> = {
-  "training.foldCount":
-    "ptycho_torch.train has no k-fold option: use the embedded backend, or --dialect payload with a program that reads training.foldCount and training.foldIndex (examples/torch-trainer does).",
-  "training.foldIndex":
-    "ptycho_torch.train has no k-fold option: use the embedded backend, or --dialect payload with a program that reads training.foldCount and training.foldIndex (examples/torch-trainer does).",
-};
-
+/** The capabilities of the `ptycho-torch` dialect: its table, against the flags the program offers. */
 function ptychoTorchCapabilities(payload: AnyPayload, surface: ProgramSurface): Capability[] {
-  const mappings = new Map(ptychoTorchMappings(payload.kind).map((m) => [m.path, m]));
-  const levels = new Map(payload.audit.map((a) => [a.path, a.level]));
+  const audit = new Map(payload.audit.map((a) => [a.path, a]));
   const out: Capability[] = [];
   for (const [section, spec] of Object.entries(PAYLOAD_SPECS[payload.kind].sections)) {
-    for (const field of listFields(spec.schema)) {
-      const path = `${section}.${field.key}`;
-      if (HONOURED_BY_ENVIRONMENT.has(path)) continue;
-      const mapping = mappings.get(path);
-      const usable = mapping?.flags.every((f) => surface.flags.has(f)) === true;
-      const isDefault = (v: unknown) => JSON.stringify(v) === JSON.stringify(field.defaultValue);
-      if (!usable) {
-        if (INFERRED_BY_PROGRAM.has(path) && levels.get(path) === "inferred") continue;
+    const fields = new Map(listFields(spec.schema).map((f) => [f.key, f]));
+    for (const [path, entry] of ptychoTorchEntries(payload.kind)) {
+      const [entrySection, key] = path.split(".") as [string, string];
+      if (entrySection !== section) continue;
+      const field = fields.get(key);
+      const defaultValue = field?.defaultValue;
+      if (isFlag(entry)) {
+        const usable = entry.flags.every((f) => surface.flags.has(f));
+        if (!usable) {
+          out.push({
+            path,
+            supports: (v) => sameValue(v, entry.absent),
+            supported: `only ${renderValue(entry.absent)}, what the program uses without ${entry.flags.join("/")}: it has no such flag`,
+            hint: `${DROP_HINT.slice(0, -1)}, or --dialect payload.`,
+          });
+          continue;
+        }
+        const choices = entry.flags.length === 1 ? surface.choices.get(entry.flags[0]!) : undefined;
         out.push({
           path,
-          supports: isDefault,
-          supported: `only its default ${renderValue(field.defaultValue)}: the program has no flag for it`,
-          hint:
-            NO_UPSTREAM_COUNTERPART[path] ??
-            "Use --allow-dropped to run without it (recorded as dropped), or --dialect payload.",
+          supports: (v, config) => {
+            if (entry.check && !entry.check(v, config)) return false;
+            const words = entry.render(v, config);
+            if (words === null) return false;
+            return !choices || words.length < 2 || choices.includes(words[1]!);
+          },
+          supported:
+            [
+              entry.requirement,
+              choices ? `one of ${choices.join(", ")} (${entry.flags[0]} choices)` : undefined,
+            ]
+              .filter((s) => s !== undefined)
+              .join("; ") || `a value ${entry.flags.join("/")} can express`,
+          hint: DROP_HINT,
         });
         continue;
       }
-      const choices = mapping.flags.length === 1 ? surface.choices.get(mapping.flags[0]!) : undefined;
-      out.push({
-        path,
-        supports: (v) => {
-          const words = mapping.render(v);
-          if (words === null) return isDefault(v);
-          return !choices || words.length < 2 || choices.includes(words[1]!);
-        },
-        supported: choices
-          ? `one of ${choices.join(", ")} (${mapping.flags[0]} choices)`
-          : `a value ${mapping.flags.join("/")} can express`,
-        hint: "Use --allow-dropped to run without it (recorded as dropped).",
-      });
+      if ("fromData" in entry) {
+        // Upstream infers it from the same data file: only an explicit value that differs is refused.
+        const a = audit.get(path);
+        const inferred =
+          a?.level === "inferred" ? a.value : a?.shadowed.find((s) => s.level === "inferred")?.value;
+        out.push({
+          path,
+          supports: (v) =>
+            a === undefined ||
+            a.level === "inferred" ||
+            a.level === "default" ||
+            (inferred !== undefined && sameValue(v, inferred)),
+          supported: `${entry.requirement}, ${inferred === undefined ? `here ${renderValue(defaultValue)}` : `here ${renderValue(inferred)}`}: the program has no flag for it`,
+          hint: DROP_HINT,
+        });
+        continue;
+      }
+      const capability = tableCapabilities(
+        { [section]: { [key]: entry } },
+        { [section]: spec.schema },
+        DROP_HINT,
+      ).find((c) => c.path === path);
+      if (!capability) continue;
+      out.push(
+        isUpstream(entry)
+          ? { ...capability, supported: `${capability.supported}: the program has no flag for it` }
+          : capability,
+      );
     }
   }
   return out;
@@ -156,6 +181,25 @@ function tee(target: WriteStream, echo: (text: string) => void) {
   return (chunk: Buffer) => {
     target.write(chunk);
     echo(chunk.toString("utf8"));
+  };
+}
+
+/**
+ * What upstream's program settles at run time: without validation data it monitors the training
+ * loss instead (`val_` -> `train_`, ptycho_torch/workflows/components.py); recorded in audit.json.
+ */
+function upstreamResolutions(payload: AnyPayload, dialect: Dialect): Pick<RunResult, "resolved"> {
+  if (dialect !== "ptycho-torch" || payload.kind !== "training") return {};
+  const monitor = payload.config.execution.checkpointMonitor;
+  if (payload.config.training.testDataFile !== null || !monitor.startsWith("val_")) return {};
+  return {
+    resolved: [
+      {
+        path: "execution.checkpointMonitor",
+        value: monitor.replace("val_", "train_"),
+        reason: "upstream's ptycho_torch.train monitors the training loss when there is no test data file",
+      },
+    ],
   };
 }
 
@@ -239,7 +283,12 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
     };
   }
   if (ended.code === 0)
-    return { status: "succeeded", details, outputs: { "program output": "logs/stdout.log" } };
+    return {
+      status: "succeeded",
+      details,
+      outputs: { "program output": "logs/stdout.log" },
+      ...upstreamResolutions(payload, options.dialect),
+    };
   return {
     status: "failed",
     message: `the program exited with ${ended.code === null ? `signal ${ended.signal}` : `code ${ended.code}`} (see logs/stderr.log)`,
@@ -252,6 +301,10 @@ export const processBackend: Backend = {
   name: "process",
   description: "run an external trainer (no shell) with the payload file or upstream ptycho_torch flags",
   canDrop: true,
+  programValues(options, kind) {
+    if (options.dialect !== "ptycho-torch") return undefined;
+    return (config) => ptychoTorchValues(kind, config);
+  },
   capabilities(options, payload) {
     const settings = processOptionsOf(options);
     if (settings.dialect === "payload") return []; // the program gets every setting and must refuse what it cannot do

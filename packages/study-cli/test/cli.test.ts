@@ -105,7 +105,7 @@ describe("trainkit-study run", () => {
     const text = c.out.join("");
     expect(text).toContain("# job 2 nphotons=1e6,loss=nll\ntraining.nphotons = 1000000\n");
     expect(text).toContain(`from     override  study axis training.nphotons (${spec}:9:28)`);
-    expect(text).toContain("shadows  inferred  inferred from");
+    expect(text).toContain("shadows  default   the default: 1000000000");
   });
 
   it("bad input exits 2 with a coded message and writes nothing", async () => {

@@ -11,7 +11,6 @@ import {
   detectEnvironment,
   environmentEntries,
   type FactoryError,
-  inferredLayer,
   inspectTrainingData,
   isFactoryError,
   type Layer,
@@ -22,17 +21,17 @@ import {
   PAYLOAD_SPECS,
   peekValue,
   type RunEnvironment,
-  resolvePayload,
+  renderPayloadDocument,
   type Source,
   type TrainingDataFacts,
   type TrainingPayload,
   trainingDataFiles,
+  withProgramValues,
 } from "@trainkit/factory";
 import {
   BACKENDS,
   type BackendName,
   type Capability,
-  payloadDocument,
   type UnsupportedSetting,
   unsupportedSettings,
 } from "@trainkit/launcher";
@@ -337,24 +336,9 @@ function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** Paths of the secret fields of a training payload (masked in payload documents). */
-const SECRET_PATHS: readonly (readonly [string, string])[] = Object.entries(TRAINING.sections).flatMap(
-  ([name, section]) =>
-    listFields(section.schema)
-      .filter((f) => f.meta.secret)
-      .map((f) => [name, f.key] as const),
-);
-
-/**
- * The payload document's hash, as the launcher records it in manifest.json (the same bytes as
- * `payloadDocument`; without a secret set, the document is the config itself, which saves
- * rebuilding it for every job of a large study).
- */
+/** The payload document's hash, as the launcher records it in manifest.json (`payloadSha256`). */
 export function payloadSha256(payload: TrainingPayload): string {
-  const config = payload.config as unknown as Record<string, Record<string, unknown>>;
-  const plain = SECRET_PATHS.every(([section, key]) => config[section]?.[key] == null);
-  const document = plain ? { kind: payload.kind, config } : payloadDocument(payload);
-  return sha256(`${JSON.stringify(document, null, 2)}\n`);
+  return sha256(renderPayloadDocument(payload));
 }
 
 /** The launcher settings of a base config file's `launcher:` section. */
@@ -783,13 +767,12 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
       outputLayer,
       ...globalLayers,
     ];
+    const programValues = BACKENDS[launcher.backend].programValues?.(launcherOptionsOf(launcher), "training");
+    const resolveJob = (jobLayers: readonly Layer[], warnings: readonly ConfigWarning[]): TrainingPayload =>
+      withProgramValues("training", jobLayers, [...machine, ...f.inferred], warnings, programValues);
     let payload: TrainingPayload;
     try {
-      payload = resolvePayload(
-        "training",
-        [...layers, inferredLayer([...machine, ...f.inferred])],
-        f.warnings,
-      );
+      payload = resolveJob(layers, f.warnings);
     } catch (error) {
       if (isConfigError(error)) {
         jobProblems.push(`job ${index} (${d.label}): ${error.message.replace(/\n/g, "\n    ")}`);
@@ -818,14 +801,8 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
             message: `${u.path} = ${JSON.stringify(u.value)} (from ${u.origin}) was dropped for this job by the study (--allow-dropped): the ${launcher.backend} backend supports ${u.supported}.`,
           }));
         dropped.push(...unsupported.filter((u) => drop.has(u.path)));
-        payload = resolvePayload(
-          "training",
-          [
-            ...d.layers.slice(0, d.layers.length - globalLayers.length),
-            outputLayer,
-            ...kept,
-            inferredLayer([...machine, ...f.inferred]),
-          ],
+        payload = resolveJob(
+          [...d.layers.slice(0, d.layers.length - globalLayers.length), outputLayer, ...kept],
           [...f.warnings, ...dropWarnings],
         );
         unsupported = unsupportedSettings(payload, caps);

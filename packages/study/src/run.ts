@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { payloadDocument, readManifest, writeJsonAtomic } from "@trainkit/launcher";
+import { renderPayloadDocument } from "@trainkit/factory";
+import { readManifest, writeJsonAtomic } from "@trainkit/launcher";
 import { StudyError } from "./errors.ts";
 import {
   foldJournal,
@@ -203,10 +204,7 @@ async function writeJobFiles(job: StudyJob, outputDir: string, fresh: boolean): 
   if (fresh) await rm(job.dir, { recursive: true, force: true });
   await mkdir(job.dir, { recursive: true });
   if (!(await readManifest(job.dir))) {
-    await writeFile(
-      join(job.dir, "payload.json"),
-      `${JSON.stringify(payloadDocument(job.payload), null, 2)}\n`,
-    );
+    await writeFile(join(job.dir, "payload.json"), renderPayloadDocument(job.payload));
     await writeJsonAtomic(join(job.dir, "audit.json"), {
       audit: job.payload.audit,
       warnings: job.payload.warnings,

@@ -99,7 +99,7 @@ IFS=$'\t' read -r index base dir <<<"$line"
 restarts=\${SLURM_RESTART_COUNT:-0}
 attempt=$((base + restarts + 1))
 rec="$TK_RECORDS/$index"
-mkdir -p "$rec"
+mkdir -p "$dir" "$rec"
 exec >>"$rec/job.out" 2>>"$rec/job.err"
 echo "trainkit: job $index attempt $attempt, Slurm job \${SLURM_JOB_ID:-?} (\${SLURM_ARRAY_JOB_ID:-?}_$task) on $(hostname) at $(date -u +%FT%TZ)" >&2
 host=$(hostname)
