@@ -9,6 +9,9 @@ import {
   collectResults,
   createLiveProgress,
   createPlainProgress,
+  EXECUTOR_KINDS,
+  EXECUTORS,
+  isSlurmError,
   isStudyError,
   loadStudySpec,
   planStudy,
@@ -17,6 +20,7 @@ import {
   runStudy,
   type StudyPlan,
   studyStatus,
+  watchStudy,
   writeStudyOutputs,
 } from "@trainkit/study";
 import studyCliPackage from "../package.json" with { type: "json" };
@@ -51,6 +55,13 @@ const STUDY_FLAGS = {
   "fail-fast": false,
   "allow-dropped": false,
   executor: true,
+  wait: false,
+  partition: true,
+  account: true,
+  qos: true,
+  mem: true,
+  gres: true,
+  "cpus-per-task": true,
   explain: "optional",
   format: true,
   help: false,
@@ -61,6 +72,9 @@ export const HELP = `Usage:
   ${NAME} run SPEC [study options] [global options]   plan, check, run the jobs, write the report
   ${NAME} status DIR                                  each job's state, from the journal and run directories
   ${NAME} report DIR                                  rebuild results, statistics and the report from DIR
+  ${NAME} watch DIR                                   cluster studies: follow the jobs until they end (live view)
+  ${NAME} collect DIR                                 cluster studies: poll once, then write results and the report
+  ${NAME} cancel DIR                                  cluster studies: scancel every job that has not ended
 
 Study options (run):
   --list                   print every job (index, label, varying values, backend, global options honoured)
@@ -75,7 +89,10 @@ Study options (run):
   --replan                 accept a changed spec (jobs keep their indices)
   --fail-fast              stop the study at the first job that fails
   --allow-dropped          run jobs without the global options their backend cannot honour (recorded)
-  --executor local         where jobs run (local: child processes on this machine)
+  --executor local|slurm   where jobs run: child processes here (default), or job arrays on a Slurm cluster
+  --wait                   slurm: stay until every job has ended (default: return once all are queued)
+  --partition P, --account A, --qos Q, --mem 4G, --gres gpu:1, --cpus-per-task N
+                           slurm: over the spec's slurm: section
   --explain [PATH]         print where each job's values (or PATH's) came from, and exit
   --format text|json       output of --list and --explain (default text)
 
@@ -86,8 +103,20 @@ A global option that sets a path the study varies is an error naming both.
 Exit codes: 0 every job succeeded, 1 some job did not, 2 usage, spec or config error, 130 interrupted.
 `;
 
+/** Whether a study directory's jobs are queued on a cluster (so status and collect poll it first). */
+async function queuedStudy(dir: string): Promise<boolean> {
+  const manifest = await readStudyManifest(dir);
+  return manifest !== undefined && manifest.executor !== "local";
+}
+
+/** Progress lines are not wanted when status or collect poll once. */
+function quiet(io: StudyIO): StudyIO {
+  return { ...io, stdout: () => {} };
+}
+
 function isUserError(error: unknown): error is Error {
   return (
+    isSlurmError(error) ||
     isUsageError(error) ||
     isConfigError(error) ||
     isFactoryError(error) ||
@@ -213,13 +242,29 @@ async function runCommand(argv: readonly string[], io: StudyIO): Promise<number>
   const rerun = args.flags.rerun;
   if (rerun !== undefined && rerun !== "failed" && rerun !== "all")
     throw new UsageError(`--rerun must be failed or all, got "${String(rerun)}".`);
-  const executor = args.flags.executor;
-  if (executor !== undefined && executor !== "local") {
-    const best = closestName(String(executor), ["local"]);
+  const kind = args.flags.executor ?? "local";
+  if (!(EXECUTOR_KINDS as readonly string[]).includes(String(kind))) {
+    const best = closestName(String(kind), EXECUTOR_KINDS);
     throw new UsageError(
-      `--executor ${String(executor)}: this build runs studies with the local executor only.${best ? ` Did you mean ${best}?` : ""}`,
+      `--executor ${String(kind)}: must be one of ${EXECUTOR_KINDS.join(", ")}.${best ? ` Did you mean ${best}?` : ""}`,
     );
   }
+  const slurmFlags: Record<string, unknown> = {};
+  for (const [flag, key] of [
+    ["partition", "partition"],
+    ["account", "account"],
+    ["qos", "qos"],
+    ["mem", "mem"],
+    ["gres", "gres"],
+    ["cpus-per-task", "cpusPerTask"],
+  ] as const) {
+    const value = args.flags[flag];
+    if (value === undefined) continue;
+    if (kind !== "slurm") throw new UsageError(`--${flag} is a Slurm setting: use it with --executor slurm.`);
+    slurmFlags[key] = key === "cpusPerTask" ? positiveInt(flag, value) : value;
+  }
+  if (args.flags.wait && kind !== "slurm")
+    throw new UsageError("--wait applies to --executor slurm (the local executor always waits).");
   if (args.flags.sequential && args.flags["max-workers"] !== undefined)
     throw new UsageError("--sequential and --max-workers exclude each other.");
   const maxWorkers = args.flags.sequential ? 1 : positiveInt("max-workers", args.flags["max-workers"]);
@@ -278,8 +323,16 @@ async function runCommand(argv: readonly string[], io: StudyIO): Promise<number>
     );
     return 0;
   }
+  const executorSettings = kind === "slurm" ? { ...(loaded.spec.slurm ?? {}), ...slurmFlags } : undefined;
+  const executor = EXECUTORS[kind as keyof typeof EXECUTORS]({
+    ...(executorSettings ? { slurm: executorSettings } : {}),
+    ...(io.cwd ? { cwd: io.cwd } : {}),
+  });
   const progress = io.isTTY && io.tty ? await createLiveProgress(io.tty) : createPlainProgress(io.stdout);
   const outcome = await runStudy(plan, {
+    executor,
+    ...(executorSettings ? { executorSettings } : {}),
+    wait: args.flags.wait === true,
     ...(maxWorkers !== undefined ? { maxWorkers } : {}),
     resume,
     ...(rerun ? { rerun: rerun as RerunSelection } : {}),
@@ -294,6 +347,13 @@ async function runCommand(argv: readonly string[], io: StudyIO): Promise<number>
     progress,
     ...(io.cwd ? { cwd: io.cwd } : {}),
   });
+  if (outcome.queuedOnly) {
+    io.stdout(
+      `\n${NAME}: study ${loaded.spec.name}: ${plan.jobs.length} job(s) queued on ${kind}.\n` +
+        `  follow them:   ${NAME} watch ${outcome.dir}\n  results:       ${NAME} collect ${outcome.dir}\n  stop them:     ${NAME} cancel ${outcome.dir}\n`,
+    );
+    return 0;
+  }
   const written = await writeStudyOutputs(outcome.dir);
   io.stdout(`\n${NAME}: study ${loaded.spec.name}: ${written.summary}\n`);
   for (const [label, path] of Object.entries(written.files)) io.stdout(`  ${label.padEnd(16)}${path}\n`);
@@ -324,13 +384,39 @@ export async function main(argv: readonly string[], io: StudyIO): Promise<number
       case "status": {
         const dir = rest[0];
         if (!dir) throw new UsageError(`status needs a study directory: ${NAME} status DIR.`);
+        if (await queuedStudy(dir)) await watchStudy(dir, { io: quiet(io), once: true, env: io.env });
         io.stdout(await studyStatus(dir));
         return 0;
+      }
+      case "watch":
+      case "cancel": {
+        const dir = rest[0];
+        if (!dir) throw new UsageError(`${command} needs a study directory: ${NAME} ${command} DIR.`);
+        const progress =
+          io.isTTY && io.tty ? await createLiveProgress(io.tty) : createPlainProgress(io.stdout);
+        const outcome = await watchStudy(dir, {
+          io,
+          env: io.env,
+          progress,
+          ...(io.signal ? { signal: io.signal } : {}),
+          ...(command === "cancel" ? { cancel: true } : {}),
+        });
+        if (!outcome.ended) {
+          io.stderr(
+            `${NAME}: stopped watching; the jobs keep running (${NAME} watch ${dir} to follow them again).\n`,
+          );
+          return 130;
+        }
+        const written = await writeStudyOutputs(dir);
+        io.stdout(`${NAME}: ${written.summary}\n`);
+        return Object.entries(outcome.counts).some(([s, n]) => s !== "succeeded" && (n ?? 0) > 0) ? 1 : 0;
       }
       case "report":
       case "collect": {
         const dir = rest[0];
         if (!dir) throw new UsageError(`${command} needs a study directory: ${NAME} ${command} DIR.`);
+        if (command === "collect" && (await queuedStudy(dir)))
+          await watchStudy(dir, { io: quiet(io), once: true, env: io.env });
         await collectResults(dir);
         const written = await writeStudyOutputs(dir);
         io.stdout(`${NAME}: ${written.summary}\n`);
@@ -339,9 +425,10 @@ export async function main(argv: readonly string[], io: StudyIO): Promise<number
         return 0;
       }
       default: {
-        const best = closestName(command, ["run", "status", "report", "collect"]);
+        const commands = ["run", "status", "watch", "collect", "cancel", "report"];
+        const best = closestName(command, commands);
         throw new UsageError(
-          `unknown command "${command}".${best ? ` Did you mean ${best}?` : ""} Commands: run, status, report.`,
+          `unknown command "${command}".${best ? ` Did you mean ${best}?` : ""} Commands: ${commands.join(", ")}.`,
         );
       }
     }

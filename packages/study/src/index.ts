@@ -1,4 +1,5 @@
 export { isStudyError, StudyError, type StudyErrorCode } from "./errors.ts";
+export { EXECUTOR_KINDS, EXECUTORS, type ExecutorSettings } from "./executors.ts";
 export {
   foldJournal,
   JOURNAL_FORMAT,
@@ -18,7 +19,7 @@ export {
   type StudyJob,
   type StudyPlan,
 } from "./plan.ts";
-export { createLiveProgress, createPlainProgress, type ProgressView } from "./progress.ts";
+export { createLiveProgress, createPlainProgress, type ProgressJob, type ProgressView } from "./progress.ts";
 export { type RenderedReport, type ReportFigure, renderReport, resultsCsv } from "./report.ts";
 export {
   collectResults,
@@ -35,6 +36,18 @@ export {
   runStudy,
   type StudyOutcome,
 } from "./run.ts";
+export {
+  createSlurmExecutor,
+  isSlurmError,
+  parseSlurmSettings,
+  SlurmError,
+  type SlurmErrorCode,
+  type SlurmExecutor,
+  type SlurmExecutorOptions,
+  type SlurmSettings,
+  type SlurmSettingsInput,
+  SlurmSettingsSchema,
+} from "./slurm/index.ts";
 export {
   canonicalJson,
   defineStudy,
@@ -72,3 +85,4 @@ export {
   STEPS,
   type Step,
 } from "./types.ts";
+export { type WatchOptions, type WatchOutcome, watchStudy } from "./watch.ts";

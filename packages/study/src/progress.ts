@@ -1,12 +1,25 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { StudyJob } from "./plan.ts";
 import type { JobEvent, JobStatus } from "./types.ts";
+
+/** What a progress view shows of a job. */
+export interface ProgressJob {
+  readonly index: number;
+  readonly label: string;
+  readonly dir: string;
+  /** Epochs of its training (the bar's length). */
+  readonly nepochs: number;
+}
 
 /** How a study shows its progress. */
 export interface ProgressView {
   start(total: number, counts: Readonly<Record<JobStatus, number>>): void;
-  event(event: JobEvent, job: StudyJob, counts: Readonly<Record<JobStatus, number>>, reason?: string): void;
+  event(
+    event: JobEvent,
+    job: ProgressJob,
+    counts: Readonly<Record<JobStatus, number>>,
+    reason?: string,
+  ): void;
   stop(counts: Readonly<Record<JobStatus, number>>): void;
 }
 
@@ -82,7 +95,7 @@ export async function createLiveProgress(stream: NodeJS.WriteStream): Promise<Pr
     Presets.shades_grey,
   );
   let study: ReturnType<typeof bars.create> | undefined;
-  const running = new Map<number, { bar: ReturnType<typeof bars.create>; job: StudyJob; since: number }>();
+  const running = new Map<number, { bar: ReturnType<typeof bars.create>; job: ProgressJob; since: number }>();
   const durations: number[] = [];
   let total = 0;
   let last: Readonly<Record<JobStatus, number>> | undefined;
@@ -96,7 +109,7 @@ export async function createLiveProgress(stream: NodeJS.WriteStream): Promise<Pr
   const timer = setInterval(async () => {
     for (const [, r] of running) {
       const m = await liveMetrics(r.job.dir);
-      const nepochs = r.job.payload.config.training.nepochs;
+      const nepochs = r.job.nepochs;
       r.bar.setTotal(nepochs);
       r.bar.update(m ? Math.min(m.epoch, nepochs) : 0, {
         label: `  ${String(r.job.index).padStart(4, "0")} ${r.job.label}`.slice(0, 48).padEnd(48),
@@ -116,7 +129,7 @@ export async function createLiveProgress(stream: NodeJS.WriteStream): Promise<Pr
       last = counts;
       if (event.status === "running" && !running.has(job.index)) {
         running.set(job.index, {
-          bar: bars.create(job.payload.config.training.nepochs, 0, {
+          bar: bars.create(job.nepochs, 0, {
             label: `  ${job.label}`.slice(0, 48).padEnd(48),
             info: "starting",
           }),

@@ -44,6 +44,8 @@ export interface StudyManifest {
   readonly report: { readonly metric: keyof JobMetrics; readonly mode: "max" | "min" };
   /** Axis names in spec order. */
   readonly axes: readonly string[];
+  /** The executor's settings (the spec's `slurm:` section with the flags over it). */
+  readonly executorSettings?: Readonly<Record<string, unknown>>;
   readonly startedAt: string;
   readonly endedAt: string | null;
   readonly jobs: readonly StudyManifestJob[];

@@ -53,13 +53,24 @@ export interface RunStudyOptions {
   readonly retryBaseSeconds?: number;
   /** Working directory of the jobs. */
   readonly cwd?: string;
+  /**
+   * For executors that queue jobs (Slurm): stay until every job has ended (`run --wait`). Default:
+   * return once everything is queued; `watch`/`collect` reattach later.
+   */
+  readonly wait?: boolean;
+  /** Settings of the executor beyond the spec (Slurm flags), recorded for reattaching. */
+  readonly executorSettings?: Readonly<Record<string, unknown>>;
+  /** Ctrl-C while queued jobs run: whether to cancel them (asked on a terminal). Default: leave them. */
+  readonly cancelQueuedOnInterrupt?: () => Promise<boolean>;
 }
 
 export interface StudyOutcome {
   readonly dir: string;
   readonly counts: Readonly<Record<JobStatus, number>>;
-  /** 0 every job succeeded, 1 some did not, 130 interrupted. */
+  /** 0 every job succeeded (or was queued), 1 some did not, 130 interrupted. */
   readonly exitCode: 0 | 1 | 130;
+  /** The jobs were queued and the runner returned without waiting for them. */
+  readonly queuedOnly?: boolean;
 }
 
 /** Ends that `--resume` keeps (`--rerun failed` runs them again); every other state is resumed. */
@@ -340,6 +351,7 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
       cwd: options.cwd ?? process.cwd(),
       report: spec.report,
       axes: plan.axes,
+      ...(options.executorSettings ? { executorSettings: options.executorSettings } : {}),
       startedAt,
       endedAt: null,
       jobs: mergeJobs(
@@ -368,12 +380,15 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
     const retryAt = new Map<number, number>();
     const started = Date.now();
     let inFlight = 0;
+    let queuedOnly = false;
+    let leftRunning = false;
     let stopping = false;
     let interrupted = false;
     const record = (event: JobEvent, reason?: string) => {
       status.set(event.index, event.status);
       journal.append({ type: "job", ...event, ...(reason ? { reason } : {}) });
-      progress.event(event, byIndex.get(event.index) as StudyJob, counts(status), reason);
+      const job = byIndex.get(event.index) as StudyJob;
+      progress.event(event, { ...job, nepochs: job.payload.config.training.nepochs }, counts(status), reason);
     };
     const skipAll = (reason: string) => {
       for (const job of queue.splice(0))
@@ -417,6 +432,13 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
         // Jobs not started stay pending: --resume runs them.
         queue.splice(0);
         retryAt.clear();
+        if (executor.queues && !(await (options.cancelQueuedOnInterrupt?.() ?? Promise.resolve(false)))) {
+          options.io.stderr(
+            `trainkit-study: the study's jobs keep running on the cluster; follow them with trainkit-study watch ${dir}, stop them with trainkit-study cancel ${dir}.\n`,
+          );
+          leftRunning = true;
+          break;
+        }
         await executor.cancel(
           [...status].filter(([, s]) => s === "running").map(([i]) => i),
           ctx,
@@ -431,8 +453,8 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
         }
       }
       const starting: StudyJob[] = [];
-      while (!stopping && queue.length > 0 && inFlight + starting.length < maxWorkers) {
-        const reason = budgetStop();
+      while (!stopping && queue.length > 0 && (executor.queues || inFlight + starting.length < maxWorkers)) {
+        const reason = executor.queues ? undefined : budgetStop();
         if (reason) {
           skipAll(reason);
           break;
@@ -443,18 +465,27 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
         for (const job of starting) attempts.set(job.index, (attempts.get(job.index) ?? 0) + 1);
         inFlight += starting.length;
         await executor.submit(starting.map(forThisAttempt), ctx);
+        if (executor.queues && options.wait !== true) {
+          queuedOnly = true;
+          break;
+        }
       }
       if (inFlight === 0 && queue.length === 0) {
         if (retryAt.size === 0) break;
         await sleep(Math.max(0, Math.min(...retryAt.values()) - Date.now()), options.signal);
         continue;
       }
-      for (const event of await executor.poll(ctx)) {
+      const events = await executor.poll(ctx);
+      if (events.length === 0 && executor.nextPollDelayMs)
+        await sleep(executor.nextPollDelayMs(), options.signal);
+      for (const event of events) {
         const job = byIndex.get(event.index);
         if (!job) continue;
-        const attempt = attempts.get(job.index) ?? event.attempt;
-        if (event.status === "running" || event.status === "pending") {
-          record({ ...event, attempt });
+        // A cluster counts attempts itself (requeues); locally the runner does.
+        const attempt = executor.queues ? event.attempt : (attempts.get(job.index) ?? event.attempt);
+        if (executor.queues) attempts.set(job.index, attempt);
+        if (event.status === "running" || event.status === "pending" || event.status === "preempted") {
+          if (status.get(job.index) !== event.status) record({ ...event, attempt });
           continue;
         }
         inFlight--;
@@ -497,7 +528,15 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
       }
     }
     const finalCounts = counts(status);
-    journal.append({ type: "finished", time: new Date().toISOString(), counts: finalCounts });
+    if (queuedOnly || leftRunning) {
+      journal.append({
+        type: "note",
+        time: new Date().toISOString(),
+        message: queuedOnly
+          ? `queued ${toRun.length} job(s) on ${executor.kind}`
+          : "left the jobs running after Ctrl-C",
+      });
+    } else journal.append({ type: "finished", time: new Date().toISOString(), counts: finalCounts });
     const fold = foldJournal(readJournal(journalPath(dir)) ?? []);
     await writeStudyManifest(dir, {
       format: "trainkit-study-manifest/1",
@@ -512,8 +551,9 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
       cwd: options.cwd ?? process.cwd(),
       report: spec.report,
       axes: plan.axes,
+      ...(options.executorSettings ? { executorSettings: options.executorSettings } : {}),
       startedAt,
-      endedAt: new Date().toISOString(),
+      endedAt: queuedOnly || leftRunning ? null : new Date().toISOString(),
       jobs: mergeJobs(
         previous,
         plan.jobs.map((j) =>
@@ -522,6 +562,7 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
       ),
     });
     progress.stop(finalCounts);
+    if (queuedOnly) return { dir, counts: finalCounts, exitCode: 0, queuedOnly: true };
     const bad = plan.jobs.some((j) => status.get(j.index) !== "succeeded");
     return { dir, counts: finalCounts, exitCode: interrupted ? 130 : bad ? 1 : 0 };
   } finally {

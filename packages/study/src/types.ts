@@ -96,6 +96,12 @@ export interface Executor {
   /** State changes since the last poll. */
   poll(ctx: ExecutorContext): Promise<readonly JobEvent[]>;
   cancel(indices: readonly number[], ctx: ExecutorContext): Promise<void>;
+  /** Rebuilds what it submitted from the study directory (after the orchestrator restarts). */
+  reattach?(ctx: ExecutorContext): Promise<void>;
+  /** Milliseconds to wait before the next poll (executors whose poll returns at once). */
+  nextPollDelayMs?(): number;
+  /** Whether it queues every job itself (throttled at `maxWorkers`) instead of the runner starting them. */
+  readonly queues?: boolean;
 }
 
 /** Final metrics of a job, read from its run directory. */

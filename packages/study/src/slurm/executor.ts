@@ -52,6 +52,7 @@ export interface SlurmChunk {
 /** The Slurm executor: the study's `Executor`, plus reattaching from the files it wrote. */
 export interface SlurmExecutor extends Executor {
   readonly kind: "slurm";
+  readonly queues: true;
   readonly settings: SlurmSettings;
   /**
    * Rebuilds the executor's state from `<studyDir>/slurm/` (another shell, or after the orchestrator
@@ -511,6 +512,7 @@ export function createSlurmExecutor(
 
   return {
     kind: "slurm",
+    queues: true,
     settings,
     submit,
     poll,

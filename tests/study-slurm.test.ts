@@ -1,0 +1,65 @@
+// The same study through the local executor and through `--executor slurm` on a real one-node
+// Slurm 22.05 (scripts/slurm-local.sh; .ci/run starts it): submit returns once the jobs are queued,
+// `watch` reattaches from a fresh process, and `collect` writes the same report as the local run.
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeSimulatedDataset } from "@trainkit/data";
+import { describe, expect, it } from "vitest";
+import { run, tempDir } from "./helpers.ts";
+
+function slurmProblem(): string | undefined {
+  try {
+    const state = execFileSync("sinfo", ["-h", "-o", "%T"], { encoding: "utf8", timeout: 10_000 });
+    return /^(idle|mixed|allocated)/m.test(state) ? undefined : `sinfo says ${state.trim() || "nothing"}`;
+  } catch (error) {
+    return `sinfo failed: ${(error as Error).message.split("\n")[0]}`;
+  }
+}
+const problem = slurmProblem();
+
+describe.skipIf(problem !== undefined)("trainkit-study --executor slurm (real Slurm 22.05)", () => {
+  it("submits, reattaches with watch, and collect writes the report the local executor writes", async () => {
+    const dir = tempDir("trainkit-study-slurm-");
+    await writeSimulatedDataset({
+      trainOut: join(dir, "train.npz"),
+      testOut: join(dir, "test.npz"),
+      testCount: 8,
+      positions: 32,
+      seed: 4,
+    });
+    const spec = (out: string) =>
+      `name: twins\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${dir}/train.npz\n    testDataFile: ${dir}/test.npz\n    nGroups: 16\n    nepochs: 1\n    batchSize: 8\n  model:\n    nFiltersScale: 1\nmatrix:\n  execution.seed: [1, 2]\nsteps: [train, infer]\n`;
+    writeFileSync(join(dir, "local.yaml"), spec(join(dir, "runs/local")));
+    writeFileSync(join(dir, "slurm.yaml"), spec(join(dir, "runs/slurm")));
+    expect(
+      run("study", ["run", join(dir, "local.yaml"), "--max-workers", "2"], { timeout: 300_000 }).status,
+    ).toBe(0);
+
+    const submitted = run(
+      "study",
+      ["run", join(dir, "slurm.yaml"), "--executor", "slurm", "--max-workers", "2"],
+      { timeout: 120_000 },
+    );
+    expect(submitted.stderr).toBe("");
+    expect(submitted.status).toBe(0);
+    expect(submitted.stdout).toContain("2 job(s) queued on slurm");
+    const out = join(dir, "runs/slurm");
+    const watched = run("study", ["watch", out], { timeout: 400_000 });
+    expect(watched.status, watched.stderr).toBe(0);
+    expect(watched.stdout).toMatch(/succeeded\s+0001-seed=2/);
+    expect(run("study", ["collect", out]).status).toBe(0);
+    const status = run("study", ["status", out]);
+    expect(status.stdout).toContain("done 2, running 0, failed 0");
+    expect(readFileSync(join(out, "report.md"), "utf8")).toBe(
+      readFileSync(join(dir, "runs/local/report.md"), "utf8"),
+    );
+    const manifest = JSON.parse(readFileSync(join(out, "study-manifest.json"), "utf8"));
+    expect(manifest.executor).toBe("slurm");
+    expect(manifest.jobs.map((j: { status: string }) => j.status)).toEqual(["succeeded", "succeeded"]);
+  }, 600_000);
+});
+
+describe.skipIf(problem === undefined)("trainkit-study --executor slurm", () => {
+  it.skip(`skipped: no Slurm cluster here (${problem})`, () => {});
+});
