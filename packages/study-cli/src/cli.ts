@@ -35,6 +35,8 @@ export interface StudyIO {
   readonly cwd?: string;
   /** The terminal stream for the live view (when isTTY). */
   readonly tty?: NodeJS.WriteStream;
+  /** Asks a yes/no question on the terminal; absent without one. */
+  readonly ask?: (question: string) => Promise<boolean>;
 }
 
 const NAME = "trainkit-study";
@@ -333,6 +335,12 @@ async function runCommand(argv: readonly string[], io: StudyIO): Promise<number>
     executor,
     ...(executorSettings ? { executorSettings } : {}),
     wait: args.flags.wait === true,
+    ...(io.ask
+      ? {
+          cancelQueuedOnInterrupt: () =>
+            (io.ask as (q: string) => Promise<boolean>)("Cancel the study's jobs on the cluster? [y/N] "),
+        }
+      : {}),
     ...(maxWorkers !== undefined ? { maxWorkers } : {}),
     resume,
     ...(rerun ? { rerun: rerun as RerunSelection } : {}),
@@ -443,6 +451,16 @@ export async function main(argv: readonly string[], io: StudyIO): Promise<number
   }
 }
 
+async function ask(question: string): Promise<boolean> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 /** Runs the program as this process: argv, streams, environment, Ctrl-C and the exit code. */
 export async function runStudyProcess(): Promise<void> {
   const controller = new AbortController();
@@ -464,5 +482,6 @@ export async function runStudyProcess(): Promise<void> {
     isTTY: process.stderr.isTTY === true,
     tty: process.stderr,
     signal: controller.signal,
+    ...(process.stdin.isTTY ? { ask } : {}),
   });
 }
