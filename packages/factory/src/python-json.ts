@@ -52,10 +52,33 @@ function floatsOf(kind: AnyPayload["kind"]) {
   return found;
 }
 
-/** payload.json text (`{ kind, config }`), floats as floats. */
+/**
+ * payload.json text (`{ kind, config }`), floats as floats. The same bytes as `stringifyWithFloats`
+ * over the document (a property test holds them equal), made in one pass over the two-space JSON,
+ * where a float field's integral value sits alone on its line (`      "probeScale": 4,`): several
+ * times faster, which counts for a study of many jobs.
+ */
 export function payloadJson(kind: AnyPayload["kind"], document: unknown): string {
   const { paths } = floatsOf(kind);
-  return `${stringifyWithFloats(document, (p) => p.length === 3 && p[0] === "config" && paths.has(`${p[1]}.${p[2]}`))}\n`;
+  const lines = JSON.stringify(document, null, 2).split("\n");
+  let section: string | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const open = /^ {4}"([^"]+)": \{$/.exec(line);
+    if (open) {
+      section = open[1];
+      continue;
+    }
+    if (line === "    }," || line === "    }") {
+      section = undefined;
+      continue;
+    }
+    if (section === undefined) continue;
+    const field = /^ {6}"([^"]+)": (-?\d+)(,?)$/.exec(line);
+    if (field && paths.has(`${section}.${field[1]}`))
+      lines[i] = `      "${field[1]}": ${field[2]}.0${field[3]}`;
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 /** legacy-params.json text, floats as floats. */

@@ -1,3 +1,4 @@
+import { listFields } from "@trainkit/config-meta";
 import { executionSection } from "@trainkit/execution-config";
 import { modelSection, trainingSection } from "@trainkit/training-config";
 import fc from "fast-check";
@@ -10,9 +11,13 @@ import {
   LEVELS,
   type Level,
   levelRank,
+  payloadDocument,
+  payloadJson,
   resolvePayload,
+  stringifyWithFloats,
   TRAINING_SPEC,
 } from "../src/index.ts";
+import { PAYLOAD_SPECS } from "../src/payload-spec.ts";
 
 // Fields that take part in cross-field rules are left out, so that any stack of layers is valid.
 const RULED = new Set([
@@ -201,6 +206,26 @@ describe("resolvePayload (properties)", () => {
         expect(again.config).toEqual(payload.config);
       }),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe("payloadJson (properties)", () => {
+  it("writes the same bytes as the general float-keeping serializer, for any payload", () => {
+    const floats = new Set(
+      Object.entries(PAYLOAD_SPECS.training.sections).flatMap(([section, spec]) =>
+        listFields(spec.schema)
+          .filter((f) => f.kind === "number")
+          .map((f) => `${section}.${f.key}`),
+      ),
+    );
+    fc.assert(
+      fc.property(stacks, (layers) => {
+        const document = payloadDocument(resolvePayload("training", layers));
+        const general = `${stringifyWithFloats(document, (p) => p.length === 3 && p[0] === "config" && floats.has(`${p[1]}.${p[2]}`))}\n`;
+        expect(payloadJson("training", document)).toBe(general);
+      }),
+      { numRuns: 200 },
     );
   });
 });
