@@ -4,7 +4,9 @@ import {
   type ConfigWarning,
   closestName,
   coerceFieldValue,
+  isSecretName,
   renderValue,
+  SECRET_MASK,
 } from "@trainkit/config-meta";
 import type { Layer, LayerEntry, Origin, PayloadKind, Source } from "@trainkit/factory";
 import { UsageError } from "./errors.ts";
@@ -87,9 +89,14 @@ export function parseArgv(
   const push = (level: "override" | "execution", entry: LayerEntry) =>
     (level === "override" ? override : execution).push(entry);
 
-  const setField = (spec: Extract<FlagSpec, { kind: "field" }>, raw: string | undefined, token: string) => {
+  const setField = (spec: Extract<FlagSpec, { kind: "field" }>, raw: string | undefined, typed: string) => {
     const { target } = spec;
     const path = `${target.section}.${target.field.key}`;
+    // A secret's value never enters an origin: `--mlflow-tracking-uri ***`.
+    const token =
+      target.field.meta.secret === true && raw !== undefined && typed.endsWith(raw)
+        ? `${typed.slice(0, typed.length - raw.length)}${SECRET_MASK}`
+        : typed;
     const origin: Origin = { kind: "cli", token };
     let value: unknown = spec.fixed;
     if (value === undefined) {
@@ -137,10 +144,12 @@ export function parseArgv(
       const next = argv[i + 1];
       const spec = table.flags.get(word) ?? table.flags.get(word.replace(/_/g, "-"));
       if (spec) {
+        const secret =
+          (spec.kind === "field" && spec.target.field.meta.secret === true) || isSecretName(word);
         const example =
           spec.kind === "option" && spec.takesValue === false
             ? `--${spec.name}`
-            : `--${spec.name}${looksLikeValue(next) ? ` ${next}` : ""}`;
+            : `--${spec.name}${looksLikeValue(next) ? ` ${secret ? SECRET_MASK : next}` : ""}`;
         throw new UsageError(`unexpected argument "${token}". Did you mean ${example}?`);
       }
       throw new UsageError(`unexpected argument "${token}": trainkit takes only --flags (see --help).`);
@@ -228,15 +237,17 @@ export function parseArgv(
           );
         const path = assignment.slice(0, at);
         const target = table.targets.get(path);
+        const shown =
+          target?.field.meta.secret === true || isSecretName(path) ? `${path}=${SECRET_MASK}` : assignment;
         if (!target) {
           const best = closestName(path, table.targets.keys());
           throw new UsageError(
-            `--set ${assignment}: "${path}" is not a setting.${best ? ` Did you mean ${best}?` : ""}`,
+            `--set ${shown}: "${path}" is not a setting.${best ? ` Did you mean ${best}?` : ""}`,
           );
         }
         const raw = assignment.slice(at + 1);
         const coerced = coerceFieldValue(target.field, raw);
-        const origin: Origin = { kind: "cli", token: `--set ${assignment}` };
+        const origin: Origin = { kind: "cli", token: `--set ${shown}` };
         if (!coerced.ok) {
           issues.push({
             code: "INVALID_VALUE",
@@ -244,7 +255,7 @@ export function parseArgv(
             message: coerced.message,
             hasValue: true,
             value: raw,
-            origin: `"--set ${assignment}" on the command line`,
+            origin: `"--set ${shown}" on the command line`,
             ...(target.field.meta.secret ? { secret: true } : {}),
           });
           break;

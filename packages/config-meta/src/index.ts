@@ -44,5 +44,11 @@ export {
   type Section,
   sectionJsonSchema,
 } from "./section.ts";
+export {
+  isSecretName,
+  maskUriCredentials,
+  redactValue,
+  SECRET_NAME_WORDS,
+} from "./redact.ts";
 export { closestName, didYouMean } from "./suggest.ts";
 export { fromZodIssues, houseMessage } from "./zod-issues.ts";

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { renderValue } from "@trainkit/config-meta";
+import { maskUriCredentials, renderValue, SECRET_MASK } from "@trainkit/config-meta";
 import type { AnyPayload } from "@trainkit/factory";
 import { type Backend, type RunIO, type RunResult, unsupportedSettings } from "./backend.ts";
 import type { UnsupportedSetting } from "./capabilities.ts";
@@ -113,6 +113,31 @@ async function prepareRunDirectory(
   return undefined;
 }
 
+/** The real values of the payload's secret settings (the ones its audit shows as `***`). */
+export function secretValuesOf(payload: AnyPayload): string[] {
+  const config = payload.config as unknown as Record<string, Record<string, unknown>>;
+  return payload.audit
+    .filter((a) => a.value === SECRET_MASK)
+    .map((a) => config[a.path.split(".")[0]!]?.[a.path.split(".")[1]!])
+    .filter((v): v is string => typeof v === "string" && v !== "");
+}
+
+/** A JSON document with every secret value replaced by `***` and URI passwords masked. */
+export function redactDocument<T>(value: T, secrets: readonly string[]): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") {
+      let out = v;
+      for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(SECRET_MASK);
+      return maskUriCredentials(out);
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === "object")
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
+}
+
 const EXIT_CODES = { succeeded: 0, failed: 1, interrupted: 130 } as const;
 
 /**
@@ -153,9 +178,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     overridesApplied: payload.overridesApplied,
     ...(dropped.length > 0 ? { dropped } : {}),
   };
-  await writeJsonAtomic(join(runDir, "audit.json"), auditDocument);
+  await writeJsonAtomic(join(runDir, "audit.json"), redactDocument(auditDocument, secretValuesOf(payload)));
   await writeJsonAtomic(join(runDir, "legacy-params.json"), payload.legacy);
-  await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
+  const secrets = secretValuesOf(payload);
+  await writeJsonAtomic(join(runDir, "manifest.json"), redactDocument(manifest, secrets));
 
   const controller = new AbortController();
   const onAbort = () => controller.abort();
@@ -188,8 +214,12 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     ...(result.details ? { details: result.details } : {}),
   };
   if (result.resolved && result.resolved.length > 0) {
-    await writeJsonAtomic(join(runDir, "audit.json"), { ...auditDocument, resolvedAtRun: result.resolved });
+    await writeJsonAtomic(
+      join(runDir, "audit.json"),
+      redactDocument({ ...auditDocument, resolvedAtRun: result.resolved }, secrets),
+    );
   }
+  manifest = redactDocument(manifest, secrets);
   await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
   return { exitCode, runDir, result, manifest };
 }

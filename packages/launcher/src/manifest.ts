@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { SECRET_MASK } from "@trainkit/config-meta";
+import { redactValue, SECRET_MASK } from "@trainkit/config-meta";
 import type { AnyPayload } from "@trainkit/factory";
 import factoryPackage from "@trainkit/factory/package.json" with { type: "json" };
 import launcherPackage from "../package.json" with { type: "json" };
@@ -47,7 +47,7 @@ export function payloadDocument(payload: AnyPayload): Record<string, unknown> {
     config[section] = Object.fromEntries(
       Object.entries(values).map(([key, value]) => [
         key,
-        secretPaths.has(`${section}.${key}`) ? SECRET_MASK : value,
+        secretPaths.has(`${section}.${key}`) ? SECRET_MASK : redactValue(value),
       ]),
     );
   }
