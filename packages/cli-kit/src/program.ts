@@ -11,6 +11,7 @@ import {
 import {
   BACKENDS,
   checkCapabilities,
+  checkInputs,
   checkRunDirectory,
   isLaunchError,
   launch,
@@ -141,6 +142,7 @@ export async function runProgram(
     }
     if (args.dryRun) {
       await checkRunDirectory(runDir, args.overwrite, args.resume);
+      await checkInputs(payload, backend, options);
       io.stdout(
         `Dry run: the ${payload.kind} payload is valid and the ${backend.name} backend honours every setting${dropped.length > 0 ? ` but the ${dropped.length} dropped above` : ""}.\n` +
           `A run would ${args.resume ? "continue" : "write"} ${runDir}. Nothing was written.\n`,

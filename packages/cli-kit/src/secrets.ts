@@ -5,7 +5,8 @@ import { envVariables, type PayloadKind } from "@trainkit/factory";
 import { type FlagSpec, flagTable } from "./flags.ts";
 
 function isSecretFlag(spec: FlagSpec | undefined, name: string): boolean {
-  if (spec?.kind === "field") return spec.target.field.meta.secret === true || isSecretName(spec.target.field.key);
+  if (spec?.kind === "field")
+    return spec.target.field.meta.secret === true || isSecretName(spec.target.field.key);
   return spec === undefined && isSecretName(name);
 }
 
@@ -54,10 +55,9 @@ function scan(kind: PayloadKind, argv: readonly string[]): Found {
       if (eq === -1) out.push(token);
       if (assignment === undefined) continue;
       const at = assignment.indexOf("=");
-      const masked =
-        at > 0 && isSecretSetPath(kind, assignment.slice(0, at))
-          ? (values.push(assignment.slice(at + 1)), `${assignment.slice(0, at)}=${SECRET_MASK}`)
-          : maskUriCredentials(assignment);
+      const secret = at > 0 && isSecretSetPath(kind, assignment.slice(0, at));
+      if (secret) values.push(assignment.slice(at + 1));
+      const masked = secret ? `${assignment.slice(0, at)}=${SECRET_MASK}` : maskUriCredentials(assignment);
       out.push(eq !== -1 ? `${token.slice(0, eq)}=${masked}` : masked);
       continue;
     }

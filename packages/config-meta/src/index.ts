@@ -32,6 +32,12 @@ export {
   type ValueKind,
 } from "./introspect.ts";
 export {
+  isSecretName,
+  maskUriCredentials,
+  redactValue,
+  SECRET_NAME_WORDS,
+} from "./redact.ts";
+export {
   createSection,
   type DescribeOrigin,
   defineRule,
@@ -44,11 +50,5 @@ export {
   type Section,
   sectionJsonSchema,
 } from "./section.ts";
-export {
-  isSecretName,
-  maskUriCredentials,
-  redactValue,
-  SECRET_NAME_WORDS,
-} from "./redact.ts";
 export { closestName, didYouMean } from "./suggest.ts";
 export { fromZodIssues, houseMessage } from "./zod-issues.ts";

@@ -13,11 +13,14 @@ export { isLaunchError, LaunchError, type LaunchErrorCode } from "./errors.ts";
 export { writeFileAtomic, writeJsonAtomic } from "./files.ts";
 export {
   checkCapabilities,
+  checkInputs,
   checkRunDirectory,
   type LaunchOptions,
   type LaunchOutcome,
   launch,
+  redactDocument,
   runDirectoryOf,
+  secretValuesOf,
 } from "./launch.ts";
 export {
   PACKAGE_VERSIONS,
@@ -27,4 +30,10 @@ export {
   readManifest,
   sha256,
 } from "./manifest.ts";
-export { type ProcessOptions, probeCommand, processBackend, processOptionsOf } from "./process-backend.ts";
+export {
+  checkProgram,
+  type ProcessOptions,
+  probeCommand,
+  processBackend,
+  processOptionsOf,
+} from "./process-backend.ts";

@@ -62,6 +62,18 @@ export async function checkCapabilities(
 }
 
 /**
+ * Runs the backend's own checks of the inputs (data values, bundle integrity, the program): the
+ * last step before a run directory is created, also taken by `--dry-run`.
+ */
+export async function checkInputs(
+  payload: AnyPayload,
+  backend: Backend,
+  options: Readonly<Record<string, unknown>> = {},
+): Promise<void> {
+  await backend.preflight?.(payload, options);
+}
+
+/**
  * Checks, without changing anything, that a run may use `dir`: empty or absent, or `overwrite`, or
  * `resume` with an earlier run in it. Returns the earlier run's manifest when resuming.
  */
@@ -151,6 +163,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
   const launcherOptions = options.options ?? {};
   const dropped = await checkCapabilities(payload, backend, launcherOptions);
   const runDir = runDirectoryOf(payload);
+  await checkRunDirectory(runDir, options.overwrite === true, options.resume === true);
+  await checkInputs(payload, backend, launcherOptions);
   const previous = await prepareRunDirectory(runDir, options.overwrite === true, options.resume === true);
 
   const document = `${JSON.stringify(payloadDocument(payload), null, 2)}\n`;
