@@ -23,12 +23,20 @@ export interface LauncherFlags {
   readonly timeout?: number;
 }
 
-/** `90`, `90s`, `30m`, `2h` -> seconds. */
+/** The longest `--timeout` / `launcher.timeout`: 24 days (Node's timers hold at most 24.8 days). */
+export const MAX_DURATION_SECONDS = 24 * 24 * 3600;
+
+/** Whether a number of seconds is a usable duration: finite, above 0, at most 24 days. */
+export function isDurationInRange(seconds: number): boolean {
+  return Number.isFinite(seconds) && seconds > 0 && seconds <= MAX_DURATION_SECONDS;
+}
+
+/** `90`, `90s`, `30m`, `2h` -> seconds; undefined when malformed or out of range (see MAX_DURATION_SECONDS). */
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(text.trim());
   if (!m) return undefined;
   const seconds = Number(m[1]) * (m[2] === "h" ? 3600 : m[2] === "m" ? 60 : 1);
-  return seconds > 0 ? seconds : undefined;
+  return isDurationInRange(seconds) ? seconds : undefined;
 }
 
 /** What a command line asks for. Only what the user typed becomes a layer. */
@@ -279,7 +287,9 @@ export function parseArgv(
         const text = takeValue(false)!;
         const seconds = parseDuration(text);
         if (seconds === undefined)
-          throw new UsageError(`--timeout needs a duration such as 90, 30m or 2h; got "${text}".`);
+          throw new UsageError(
+            `--timeout needs a duration such as 90, 30m or 2h, at most 24 days (576h); got "${text}".`,
+          );
         launcher.timeout = seconds;
         break;
       }

@@ -5,7 +5,7 @@ import type { AnyPayload } from "@trainkit/factory";
 import { type Backend, type RunIO, type RunResult, unsupportedSettings } from "./backend.ts";
 import type { UnsupportedSetting } from "./capabilities.ts";
 import { LaunchError } from "./errors.ts";
-import { ensureDirectory, listDirectory, writeFileAtomic, writeJsonAtomic } from "./files.ts";
+import { checkCreatable, ensureDirectory, listDirectory, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 import { PACKAGE_VERSIONS, payloadDocument, type RunManifest, readManifest, sha256 } from "./manifest.ts";
 
 export interface LaunchOptions {
@@ -99,6 +99,7 @@ export async function checkRunDirectory(
       `The run directory ${dir} is not empty. Use --overwrite to replace it, --resume to continue its run, or another --output-dir.`,
     );
   }
+  await checkCreatable(dir);
   return undefined;
 }
 
@@ -111,17 +112,7 @@ async function prepareRunDirectory(
   const previous = await checkRunDirectory(dir, overwrite, resume);
   if (resume) return previous;
   if (overwrite) await rm(dir, { recursive: true, force: true });
-  try {
-    await ensureDirectory(dir);
-  } catch (error) {
-    throw new LaunchError(
-      "RUN_DIR_UNWRITABLE",
-      `Cannot create the run directory ${dir} (${(error as Error).message}).`,
-      {
-        cause: error,
-      },
-    );
-  }
+  await ensureDirectory(dir);
   return undefined;
 }
 

@@ -145,7 +145,7 @@ function ptychoTorchCapabilities(payload: AnyPayload, surface: ProgramSurface): 
         out.push({
           path,
           supports: isDefault,
-          supported: `only its default ${renderValue(field.defaultValue)}: the program has no flag for it`,
+          supported: `${field.defaultValue === undefined ? "no value at all (it has no default)" : `only its default ${renderValue(field.defaultValue)}`}: the program has no flag for it`,
           hint: "Use --allow-dropped to run without it (recorded as dropped), or --dialect payload.",
         });
         continue;
