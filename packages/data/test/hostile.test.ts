@@ -135,14 +135,16 @@ describe("readModelBundle", () => {
     expect(error.message).toContain("SHA-256 of weights/weights.bin does not match");
   });
 
-  it("never inflates a member it does not need (an unused 128 MiB zip bomb)", { timeout: 30_000 }, async () => {
+  it("never inflates a member it does not need (an unused zip bomb with invalid deflate data)", async () => {
     const path = rezip(await bundle("src-bomb"), join(tmp, "bomb.zip"), (files) => {
-      files["junk.bin"] = new Uint8Array(128 * 1024 * 1024);
+      files["junk.bin"] = new Uint8Array(8 * 1024 * 1024);
     });
-    const before = process.memoryUsage().arrayBuffers;
+    // Damage the junk member's deflate stream (reserved block type): reading it would throw.
+    const bytes = readFileSync(path);
+    bytes[bytes.indexOf(Buffer.from("junk.bin")) + "junk.bin".length] = 0xff;
+    writeFileSync(path, bytes);
     const read = await readModelBundle(path, { weights: true });
     expect(read.weights.size).toBe(1);
-    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 1024 * 1024);
   });
 
   it("refuses a manifest.json that inflates past the limit before inflating it", async () => {
