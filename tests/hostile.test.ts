@@ -243,6 +243,35 @@ describe("run directories, timeouts and programs", () => {
   });
 });
 
+describe("YAML anchors, aliases and merge keys", () => {
+  it("are refused with a message naming file, line and column", () => {
+    const texts = [
+      "training:\n  batchSize: &a 8\n  nepochs: *a\n",
+      "training:\n  <<: {batchSize: 8}\n",
+      "training:\n  nepochs: *undefinedAlias\n",
+    ];
+    for (const [i, text] of texts.entries()) {
+      const yaml = join(dir, `anchors-${i}.yaml`);
+      writeFileSync(yaml, text);
+      const result = run("train", [
+        "--train-data-file",
+        train,
+        "--n-groups",
+        "8",
+        "--output-dir",
+        join(dir, "y"),
+        "--config",
+        yaml,
+        "--print-config",
+      ]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(
+        new RegExp(`${yaml}:\\d+:\\d+: the (anchor|alias|merge key) .* is not supported`),
+      );
+    }
+  });
+});
+
 describe("a diverging training run", () => {
   it("stops as failed when the loss becomes non-finite, writes no bundle and keeps only finite checkpoints", async () => {
     const out = join(dir, "diverge");
