@@ -311,6 +311,33 @@ describe("a diverging training run", () => {
   }, 150_000);
 });
 
+describe("--resume after a SIGKILL", () => {
+  it("removes the temporary files of cut-short writes and counts every epoch in epochsRun", () => {
+    const out = join(dir, "resume-tmp");
+    const args = [
+      "--train-data-file",
+      train,
+      "--n-groups",
+      "8",
+      "--output-dir",
+      out,
+      "--batch-size",
+      "4",
+      "--n-filters-scale",
+      "1",
+    ];
+    expect(run("train", [...args, "--nepochs", "1"], { timeout: 120_000 }).status).toBe(0);
+    writeFileSync(join(out, "checkpoints", ".last.ckpt.k1ll3d.tmp"), "x".repeat(1000));
+    writeFileSync(join(out, ".model.zip.k1ll3d.tmp"), "x".repeat(1000));
+    const resumed = run("train", [...args, "--nepochs", "2", "--resume"], { timeout: 120_000 });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(existsSync(join(out, "checkpoints", ".last.ckpt.k1ll3d.tmp"))).toBe(false);
+    expect(existsSync(join(out, ".model.zip.k1ll3d.tmp"))).toBe(false);
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    expect(manifest.details).toMatchObject({ epochsRun: 2, epochsThisRun: 1 });
+  }, 150_000);
+});
+
 describe("fuzz: hostile argv and config sources", () => {
   it("always exits 2, with no stack trace, no write and no secret", async () => {
     const fuzzDir = join(dir, "fuzz");

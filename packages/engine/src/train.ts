@@ -1,7 +1,7 @@
 // The embedded training run: data -> groups -> model -> epochs (batches, accumulation, clipping,
 // optimizer, scheduler, validation, logging, checkpoints, early stopping) -> model bundle.
 // Every execution knob the engine declares as supported changes what happens here.
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeModelBundle } from "@trainkit/data";
 import type { ExecutionConfig } from "@trainkit/execution-config";
@@ -194,6 +194,11 @@ export async function train(context: EngineContext): Promise<EngineResult> {
   let step = 0;
   const lastPath = join(runDir, "checkpoints", LAST_CHECKPOINT);
   if (context.resume) {
+    // Temporary files of writes a SIGKILL cut short (`.last.ckpt.<id>.tmp`, `.model.zip.<id>.tmp`).
+    for (const folder of [runDir, join(runDir, "checkpoints")]) {
+      const names = await readdir(folder).catch(() => [] as string[]);
+      for (const name of names) if (/^\..+\.tmp$/.test(name)) await rm(join(folder, name), { force: true });
+    }
     const exists = await readFile(lastPath).then(
       () => true,
       () => false,
