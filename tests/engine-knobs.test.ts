@@ -101,7 +101,8 @@ describe("the embedded engine's knobs", () => {
     for (const execution of [
       { seed: 12 },
       { learningRate: 3e-3 },
-      { optimizer: "sgd" as const },
+      // sgd at the default learning rate diverges to NaN on this data (now a failed run): smaller steps
+      { optimizer: "sgd" as const, learningRate: 1e-4 },
       { optimizer: "adamw" as const, weightDecay: 0.1 },
     ]) {
       expect(

@@ -21,6 +21,7 @@ export async function parseConfigText(text: string, file: string): Promise<Layer
   let refused: { node: Node; what: string } | undefined;
   visit(doc, (key, node) => {
     if (refused) return visit.BREAK;
+    if (node === null || typeof node !== "object") return undefined;
     if (isAlias(node)) refused = { node, what: `the alias *${node.source}` };
     else if ((node as { anchor?: string }).anchor)
       refused = { node: node as Node, what: `the anchor &${(node as { anchor?: string }).anchor}` };
