@@ -1,7 +1,7 @@
 import { ConfigError, type ConfigIssue, closestName } from "@trainkit/config-meta";
 import { describeOrigin, loadConfigFile } from "@trainkit/factory";
 import { BACKEND_NAMES, type BackendName, DIALECTS, type Dialect } from "@trainkit/launcher";
-import { type ParsedArgs, parseDuration } from "./parse-argv.ts";
+import { isDurationInRange, type ParsedArgs, parseDuration } from "./parse-argv.ts";
 
 /** How to run, from `launcher:` sections of config files and the Run flags (flags win). Not part of the payload. */
 export interface LauncherSettings {
@@ -40,14 +40,14 @@ function check(key: Key, value: unknown): { ok: true; value: unknown } | { ok: f
     case "timeout": {
       const seconds =
         typeof value === "number"
-          ? value > 0
+          ? isDurationInRange(value)
             ? value
             : undefined
           : typeof value === "string"
             ? parseDuration(value)
             : undefined;
       return seconds === undefined
-        ? { ok: false, message: "must be a duration such as 90, 30m or 2h" }
+        ? { ok: false, message: "must be a duration such as 90, 30m or 2h, at most 24 days (576h)" }
         : { ok: true, value: seconds };
     }
   }

@@ -4,7 +4,9 @@ import {
   type ConfigWarning,
   closestName,
   coerceFieldValue,
+  isSecretName,
   renderValue,
+  SECRET_MASK,
 } from "@trainkit/config-meta";
 import type { Layer, LayerEntry, Origin, PayloadKind, Source } from "@trainkit/factory";
 import { UsageError } from "./errors.ts";
@@ -22,12 +24,20 @@ export interface LauncherFlags {
   readonly timeout?: number;
 }
 
-/** `90`, `90s`, `30m`, `2h` -> seconds. */
+/** The longest `--timeout` / `launcher.timeout`: 24 days (Node's timers hold at most 24.8 days). */
+export const MAX_DURATION_SECONDS = 24 * 24 * 3600;
+
+/** Whether a number of seconds is a usable duration: finite, above 0, at most 24 days. */
+export function isDurationInRange(seconds: number): boolean {
+  return Number.isFinite(seconds) && seconds > 0 && seconds <= MAX_DURATION_SECONDS;
+}
+
+/** `90`, `90s`, `30m`, `2h` -> seconds; undefined when malformed or out of range (see MAX_DURATION_SECONDS). */
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(text.trim());
   if (!m) return undefined;
   const seconds = Number(m[1]) * (m[2] === "h" ? 3600 : m[2] === "m" ? 60 : 1);
-  return seconds > 0 ? seconds : undefined;
+  return isDurationInRange(seconds) ? seconds : undefined;
 }
 
 /** What a command line asks for. Only what the user typed becomes a layer. */
@@ -98,9 +108,14 @@ export function parseArgv(
     (level === "override" ? override : execution).push(entry);
   };
 
-  const setField = (spec: Extract<FlagSpec, { kind: "field" }>, raw: string | undefined, token: string) => {
+  const setField = (spec: Extract<FlagSpec, { kind: "field" }>, raw: string | undefined, typed: string) => {
     const { target } = spec;
     const path = `${target.section}.${target.field.key}`;
+    // A secret's value never enters an origin: `--mlflow-tracking-uri ***`.
+    const token =
+      target.field.meta.secret === true && raw !== undefined && typed.endsWith(raw)
+        ? `${typed.slice(0, typed.length - raw.length)}${SECRET_MASK}`
+        : typed;
     const origin: Origin = { kind: "cli", token };
     let value: unknown = spec.fixed;
     if (value === undefined) {
@@ -148,10 +163,12 @@ export function parseArgv(
       const next = argv[i + 1];
       const spec = table.flags.get(word) ?? table.flags.get(word.replace(/_/g, "-"));
       if (spec) {
+        const secret =
+          (spec.kind === "field" && spec.target.field.meta.secret === true) || isSecretName(word);
         const example =
           spec.kind === "option" && spec.takesValue === false
             ? `--${spec.name}`
-            : `--${spec.name}${looksLikeValue(next) ? ` ${next}` : ""}`;
+            : `--${spec.name}${looksLikeValue(next) ? ` ${secret ? SECRET_MASK : next}` : ""}`;
         throw new UsageError(`unexpected argument "${token}". Did you mean ${example}?`);
       }
       throw new UsageError(`unexpected argument "${token}": trainkit takes only --flags (see --help).`);
@@ -261,15 +278,17 @@ export function parseArgv(
           );
         const path = assignment.slice(0, at);
         const target = table.targets.get(path);
+        const shown =
+          target?.field.meta.secret === true || isSecretName(path) ? `${path}=${SECRET_MASK}` : assignment;
         if (!target) {
           const best = closestName(path, table.targets.keys());
           throw new UsageError(
-            `--set ${assignment}: "${path}" is not a setting.${best ? ` Did you mean ${best}?` : ""}`,
+            `--set ${shown}: "${path}" is not a setting.${best ? ` Did you mean ${best}?` : ""}`,
           );
         }
         const raw = assignment.slice(at + 1);
         const coerced = coerceFieldValue(target.field, raw);
-        const origin: Origin = { kind: "cli", token: `--set ${assignment}` };
+        const origin: Origin = { kind: "cli", token: `--set ${shown}` };
         if (!coerced.ok) {
           issues.push({
             code: "INVALID_VALUE",
@@ -277,7 +296,7 @@ export function parseArgv(
             message: coerced.message,
             hasValue: true,
             value: raw,
-            origin: `"--set ${assignment}" on the command line`,
+            origin: `"--set ${shown}" on the command line`,
             ...(target.field.meta.secret ? { secret: true } : {}),
           });
           break;
@@ -302,7 +321,9 @@ export function parseArgv(
         const text = takeValue(false)!;
         const seconds = parseDuration(text);
         if (seconds === undefined)
-          throw new UsageError(`--timeout needs a duration such as 90, 30m or 2h; got "${text}".`);
+          throw new UsageError(
+            `--timeout needs a duration such as 90, 30m or 2h, at most 24 days (576h); got "${text}".`,
+          );
         launcher.timeout = seconds;
         break;
       }

@@ -1,4 +1,4 @@
-import { isConfigError, renderValue } from "@trainkit/config-meta";
+import { isConfigError, renderValue, SECRET_MASK } from "@trainkit/config-meta";
 import { isDataError } from "@trainkit/data";
 import { resolveComputeThreads } from "@trainkit/execution-config";
 import {
@@ -17,6 +17,7 @@ import {
 import {
   BACKENDS,
   checkCapabilities,
+  checkInputs,
   isLaunchError,
   launch,
   planRunDirectory,
@@ -28,6 +29,7 @@ import { renderExplain, selectAudit } from "./explain.ts";
 import { renderHelp } from "./help.ts";
 import { type LauncherSettings, launcherOptions, resolveLauncherSettings } from "./launcher-settings.ts";
 import { type ParsedArgs, parseArgv, trainkitVariables } from "./parse-argv.ts";
+import { createScrubber, redactArgv, secretValues } from "./secrets.ts";
 import { emitSectionsYaml } from "./yaml-emit.ts";
 
 /** What a program may touch of the outside world; tests pass their own. */
@@ -101,6 +103,18 @@ async function loadPlannedPayload(
   return loaded;
 }
 
+/** The real values of the payload's secret settings (those its audit shows as `***`). */
+function payloadSecrets(payload: AnyPayload): string[] {
+  const config = payload.config as unknown as Record<string, Record<string, unknown>>;
+  return payload.audit
+    .filter((a) => a.value === SECRET_MASK)
+    .map((a) => {
+      const [section, key] = a.path.split(".") as [string, string];
+      return config[section]?.[key];
+    })
+    .filter((v): v is string => typeof v === "string");
+}
+
 function printPayload(payload: AnyPayload, args: ParsedArgs, io: ProgramIO): void {
   const document = payloadDocument(payload).config;
   if (args.format === "json") {
@@ -114,7 +128,20 @@ function printPayload(payload: AnyPayload, args: ParsedArgs, io: ProgramIO): voi
  * The whole program: argv in, exit code out. 0 success, 2 usage or config error (one line, no stack
  * trace), 1 run failure, 130 interrupted. Warnings go to stderr.
  */
-export async function runProgram(spec: ProgramSpec, argv: readonly string[], io: ProgramIO): Promise<number> {
+export async function runProgram(
+  spec: ProgramSpec,
+  argv: readonly string[],
+  programIO: ProgramIO,
+): Promise<number> {
+  // Every line the program or a backend prints goes through the scrubber: no secret value, from any
+  // source, reaches the terminal (the sources mask them too; this is the net under them).
+  const secrets = secretValues(spec.kind, argv, programIO.env);
+  let scrub = createScrubber(secrets);
+  const io: ProgramIO = {
+    ...programIO,
+    stdout: (text) => programIO.stdout(scrub(text)),
+    stderr: (text) => programIO.stderr(scrub(text)),
+  };
   const fail = (message: string, usage = false): number => {
     io.stderr(`${spec.name}: error: ${message}\n`);
     if (usage) io.stderr(`Run ${spec.name} --help for usage.\n`);
@@ -137,6 +164,7 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
     const settings = await resolveLauncherSettings(args);
     const planned = args.payload !== undefined ? await loadPlannedPayload(spec.kind, args, io) : undefined;
     const payload = planned ? planned.payload : await buildPayload(spec.kind, args, io, settings);
+    scrub = createScrubber([...secrets, ...payloadSecrets(payload)]);
     for (const warning of [...args.warnings, ...payload.warnings])
       io.stderr(`${spec.name}: warning: ${warning.message}\n`);
     if (args.printConfig || args.explain !== undefined) {
@@ -164,6 +192,7 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
         resume: args.resume,
         ...(planned ? { planned: { payload: planned, document: renderPayloadDocument(payload) } } : {}),
       });
+      await checkInputs(payload, backend, options);
       io.stdout(
         `Dry run: the ${payload.kind} payload${planned ? ` in ${planned.file} (SHA-256 ${planned.sha256})` : ""} is valid and the ${backend.name} backend honours every setting${dropped.length > 0 ? ` but the ${dropped.length} dropped above` : ""}.\n` +
           `A run would ${plan.resume ? "continue" : "write"} ${runDir}. Nothing was written.\n`,
@@ -173,7 +202,7 @@ export async function runProgram(spec: ProgramSpec, argv: readonly string[], io:
     const outcome = await launch({
       payload,
       backend,
-      argv,
+      argv: redactArgv(spec.kind, argv),
       envVariables: trainkitVariables(io.env),
       overwrite: args.overwrite,
       resume: args.resume,

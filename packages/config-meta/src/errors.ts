@@ -1,3 +1,5 @@
+import { isSecretName, maskUriCredentials, SECRET_MASK } from "./redact.ts";
+
 /** What can be wrong with one value. */
 export type ConfigIssueCode =
   | "INVALID_VALUE"
@@ -43,21 +45,23 @@ export interface ConfigWarning {
   readonly message: string;
 }
 
-export const SECRET_MASK = "***";
+export { SECRET_MASK };
 
 /** Renders a value for a message: strings quoted, numbers as typed, long values shortened. */
 export function renderValue(value: unknown, secret = false): string {
   if (secret) return SECRET_MASK;
   if (typeof value === "number" || typeof value === "bigint") return String(value);
   if (value === undefined) return "undefined";
-  const text = JSON.stringify(value) ?? String(value);
+  const text = maskUriCredentials(JSON.stringify(value) ?? String(value));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /** `training.batchSize: must be a power of two, got 12 (from --batch-size on the command line).` */
 export function formatIssue(issue: ConfigIssue): string {
-  const got = issue.hasValue ? `, got ${renderValue(issue.value, issue.secret)}` : "";
-  const origin = issue.origin ? ` (from ${issue.origin})` : "";
+  // A value under a secret-looking name is masked even when the name is not a known setting.
+  const secret = issue.secret === true || isSecretName(issue.path);
+  const got = issue.hasValue ? `, got ${renderValue(issue.value, secret)}` : "";
+  const origin = issue.origin ? ` (from ${maskUriCredentials(issue.origin)})` : "";
   const hint = issue.hint ? ` ${issue.hint}` : "";
   return `${issue.path}: ${issue.message}${got}${origin}.${hint}`;
 }

@@ -32,6 +32,12 @@ export {
   type ValueKind,
 } from "./introspect.ts";
 export {
+  isSecretName,
+  maskUriCredentials,
+  redactValue,
+  SECRET_NAME_WORDS,
+} from "./redact.ts";
+export {
   createSection,
   type DescribeOrigin,
   defineRule,

@@ -470,20 +470,38 @@ function floatValues(item: Item | undefined): Float32Array | Float64Array | unde
   return undefined;
 }
 
+/** `index 17 = [0, 0, 17]` for an element of a C-ordered array (complex data: pairs of floats). */
+function elementAt(item: Item, flat: number): string {
+  const complex = item.array?.dtype === "c8" || item.array?.dtype === "c16";
+  let rest = complex ? Math.floor(flat / 2) : flat;
+  const index: number[] = [];
+  for (let d = item.shape.length - 1; d >= 0; d--) {
+    const size = item.shape[d]!;
+    index.unshift(size > 0 ? rest % size : 0);
+    rest = size > 0 ? Math.floor(rest / size) : 0;
+  }
+  const part = complex ? (flat % 2 === 0 ? " (real part)" : " (imaginary part)") : "";
+  return `[${index.join(", ")}]${part}`;
+}
+
 /** Loaded arrays only: amplitudes finite, non-negative and amplitude-sized; other floats finite. */
 function values(c: Context): void {
   const key = c.diffractionKey;
-  const amplitudes = floatValues(key === undefined ? undefined : c.items.get(key));
-  if (key !== undefined && amplitudes) {
+  const item = key === undefined ? undefined : c.items.get(key);
+  const amplitudes = floatValues(item);
+  if (key !== undefined && item && amplitudes) {
     let negative = 0;
     let nonFinite = 0;
+    let firstNegative = -1;
+    let firstNonFinite = -1;
     let max = Number.NEGATIVE_INFINITY;
     let min = Number.POSITIVE_INFINITY;
     for (let i = 0; i < amplitudes.length; i++) {
       const v = amplitudes[i]!;
-      if (!Number.isFinite(v)) nonFinite++;
-      else {
-        if (v < 0) negative++;
+      if (!Number.isFinite(v)) {
+        if (nonFinite++ === 0) firstNonFinite = i;
+      } else {
+        if (v < 0 && negative++ === 0) firstNegative = i;
         if (v > max) max = v;
         if (v < min) min = v;
       }
@@ -492,14 +510,14 @@ function values(c: Context): void {
       c.out.error(
         "NON_FINITE",
         key,
-        `${key} has ${nonFinite} NaN or infinite values; amplitudes must be finite.`,
+        `${key} has ${nonFinite} NaN or infinite values, the first at index ${elementAt(item, firstNonFinite)} (${amplitudes[firstNonFinite]}); amplitudes must be finite.`,
       );
     }
     if (negative > 0) {
       c.out.error(
         "NEGATIVE_AMPLITUDE",
         key,
-        `${key} has ${negative} negative values (minimum ${min}); amplitudes are sqrt(intensity) and cannot be negative.`,
+        `${key} has ${negative} negative values, the first at index ${elementAt(item, firstNegative)} (${amplitudes[firstNegative]}; minimum ${min}); amplitudes are sqrt(intensity) and cannot be negative.`,
       );
     }
     if (max >= 10) {
@@ -519,15 +537,17 @@ function values(c: Context): void {
     "objectGuess",
     "Y",
   ]) {
-    const data = floatValues(c.items.get(other));
-    if (!data) continue;
+    const otherItem = c.items.get(other);
+    const data = floatValues(otherItem);
+    if (!data || !otherItem) continue;
     let nonFinite = 0;
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) nonFinite++;
+    let first = -1;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!) && nonFinite++ === 0) first = i;
     if (nonFinite > 0) {
       c.out.error(
         "NON_FINITE",
         other,
-        `${other} has ${nonFinite} NaN or infinite values; they must be finite.`,
+        `${other} has ${nonFinite} NaN or infinite values, the first at index ${elementAt(otherItem, first)} (${data[first]}); they must be finite.`,
       );
     }
   }

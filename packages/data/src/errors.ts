@@ -4,6 +4,8 @@ import type { ContractFinding } from "./contract.ts";
 export type DataErrorCode =
   /** The path does not exist. */
   | "FILE_NOT_FOUND"
+  /** The path is a device, FIFO, socket or other non-regular file: refused without reading it. */
+  | "NOT_A_FILE"
   /** The file exists but could not be read (a directory, no permission, an I/O error). */
   | "READ_FAILED"
   /** `saveNpz` could not write the file (the folder is missing or not writable). */

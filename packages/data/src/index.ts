@@ -3,13 +3,17 @@ export {
   BUNDLE_FILE,
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
+  BUNDLE_JSON_MAX_BYTES,
+  BUNDLE_WEIGHTS_MAX_BYTES,
   type BundleManifest,
   type ModelBundle,
+  type ReadBundleOptions,
   readModelBundle,
   resolveBundlePath,
   type WriteBundleInput,
   writeModelBundle,
 } from "./bundle.ts";
+export { assertDataValues, type CheckValuesOptions } from "./check-values.ts";
 export {
   assertDataContract,
   CONTRACT_KEYS,
@@ -24,6 +28,7 @@ export {
 export { DataError, type DataErrorCode, type DataErrorOptions, isDataError } from "./errors.ts";
 export { assignSpatialFolds, type SpatialFolds, splitFold } from "./folds.ts";
 export { type InferredValue, inferProbeSize, readNphotons } from "./infer.ts";
+export { jsonDepth, MAX_JSON_DEPTH } from "./internal/json-depth.ts";
 export { readMetadata } from "./metadata.ts";
 export {
   DTYPES,

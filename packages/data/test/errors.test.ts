@@ -23,6 +23,7 @@ const tmp = tempDir();
 const CASES = {
   FILE_NOT_FOUND: () => loadNpz(fixture("missing.npz")),
   READ_FAILED: () => loadNpz(FIXTURES),
+  NOT_A_FILE: () => loadNpz("/dev/null"),
   WRITE_FAILED: () => saveNpz(join(tmp, "no-such-folder", "x.npz"), {}),
   NOT_A_ZIP: () => loadNpz(fixture("not_a_zip.npz")),
   TRUNCATED: () => loadNpz(fixture("truncated.npz")),
@@ -76,6 +77,7 @@ describe("DataError", () => {
         "INVALID_OPTIONS": "options.N: must be an even integer from 16 to 1024, got 15.",
         "MISSING_KEY": "<fixtures>/contract_valid.npz: no array named "probeguess"; the file has: diffraction, probeGuess, xcoords, ycoords, objectGuess, scan_index, xcoords_start, ycoords_start, _metadata. Did you mean "probeGuess"?",
         "NON_SQUARE_PROBE": "<fixtures>/nonsquare_probe.npz: probeGuess has shape (64, 32); the probe must be square (N x N).",
+        "NOT_A_FILE": "/dev/null: is a device, not an .npz file; trainkit reads only regular files (it would block or read forever).",
         "NOT_A_ZIP": "<fixtures>/not_a_zip.npz: not an .npz file (no zip archive found; an .npz is a zip archive written by numpy.savez or numpy.savez_compressed).",
         "PICKLED": "<fixtures>/pickled.npz: _metadata is a pickled object array (|O), which is refused because unpickling can run arbitrary code; save the file without pickles (store strings as str, e.g. np.savez(path, _metadata=json.dumps(meta)), and numbers as numeric arrays).",
         "READ_FAILED": "<fixtures>: is a directory, not an .npz file; pass the path of the file.",

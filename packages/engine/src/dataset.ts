@@ -1,6 +1,6 @@
 // Training and test data for the engine: the NPZ arrays, neighbour groups, and per-group tensors in
 // the layout the model takes ([N, N, C] per group).
-import { loadNpz, type NdArray, readNpzHeaders } from "@trainkit/data";
+import { assertDataContract, loadNpz, type NdArray, readNpzHeaders } from "@trainkit/data";
 import type { TrainingConfig } from "@trainkit/training-config";
 import { type GroupingResult, groupPositions } from "./loop/grouping.ts";
 import { deriveSeed } from "./loop/rng.ts";
@@ -32,6 +32,11 @@ function real(array: NdArray, what: string): Float32Array | Float64Array {
   throw new Error(`${what} must be a float array, got ${array.dtype}`);
 }
 
+/** The data itself when it is float32 already (no second copy of the largest array), else a copy. */
+function asFloat32(data: Float32Array | Float64Array): Float32Array {
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
 function complex(array: NdArray, what: string): { re: Float32Array; im: Float32Array } {
   if (array.dtype !== "c8" && array.dtype !== "c16")
     throw new Error(`${what} must be complex, got ${array.dtype}`);
@@ -58,7 +63,10 @@ export async function loadScanData(file: string): Promise<ScanData> {
     ...(has("Y") ? ["Y"] : []),
     ...(has("objectGuess") ? ["objectGuess"] : []),
   ];
-  const { arrays } = await loadNpz(file, { keys });
+  const npz = await loadNpz(file, { keys });
+  // The launcher's preflight checked the values already; this guards callers of the engine itself.
+  assertDataContract(npz, { purpose: "test" });
+  const { arrays } = npz;
   const get = (key: string) => arrays.get(key)!;
   const diffraction = get(diffractionKey);
   const [M, N] = diffraction.shape as [number, number, number];
@@ -67,7 +75,7 @@ export async function loadScanData(file: string): Promise<ScanData> {
     file,
     M,
     N,
-    diffraction: Float32Array.from(real(diffraction, diffractionKey)),
+    diffraction: asFloat32(real(diffraction, diffractionKey)),
     probe: { ...complex(get("probeGuess"), "probeGuess"), N },
     x: Float64Array.from(real(get("xcoords"), "xcoords")),
     y: Float64Array.from(real(get("ycoords"), "ycoords")),

@@ -40,12 +40,40 @@ export function decodeState(bytes: Uint8Array, what: string): EncodedState {
   const magic = new TextDecoder().decode(bytes.subarray(0, MAGIC.length));
   if (magic !== MAGIC) throw new Error(`${what} is not a trainkit state (bad magic "${magic}").`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < MAGIC.length + 4) throw new Error(`${what} is cut short (${bytes.length} bytes).`);
   const headerLength = view.getUint32(MAGIC.length, true);
   const start = MAGIC.length + 4;
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(start, start + headerLength))) as {
+  if (start + headerLength > bytes.length || (bytes.length - start - headerLength) % 4 !== 0)
+    throw new Error(
+      `${what} is damaged (its header length ${headerLength} does not fit its ${bytes.length} bytes).`,
+    );
+  let header: {
     meta: Record<string, unknown>;
     arrays: { name: string; shape: number[]; offset: number; length: number }[];
   };
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(start, start + headerLength)));
+  } catch (error) {
+    throw new Error(`${what} is damaged (its header is not valid JSON: ${(error as Error).message}).`);
+  }
+  const floatCount = (bytes.length - start - headerLength) / 4;
+  if (
+    typeof header !== "object" ||
+    header === null ||
+    !Array.isArray(header.arrays) ||
+    !header.arrays.every(
+      (a) =>
+        typeof a?.name === "string" &&
+        Array.isArray(a.shape) &&
+        Number.isSafeInteger(a.offset) &&
+        Number.isSafeInteger(a.length) &&
+        a.offset >= 0 &&
+        a.length >= 0 &&
+        a.offset + a.length <= floatCount,
+    )
+  ) {
+    throw new Error(`${what} is damaged (its array index is malformed or points past its data).`);
+  }
   // A copy (Buffer#slice would be a view at any byte offset; Float32Array needs a multiple of 4).
   const body = new Uint8Array(bytes.subarray(start + headerLength));
   const floats = new Float32Array(body.buffer, body.byteOffset, body.byteLength / 4);

@@ -1,7 +1,7 @@
 // The embedded training run: data -> groups -> model -> epochs (batches, accumulation, clipping,
 // optimizer, scheduler, validation, logging, checkpoints, early stopping) -> model bundle.
 // Every execution knob the engine declares as supported changes what happens here.
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { assignSpatialFolds, splitFold, writeModelBundle } from "@trainkit/data";
 import type { ExecutionConfig } from "@trainkit/execution-config";
@@ -221,6 +221,11 @@ export async function train(context: EngineContext): Promise<EngineResult> {
   let step = 0;
   const lastPath = join(runDir, "checkpoints", LAST_CHECKPOINT);
   if (context.resume) {
+    // Temporary files of writes a SIGKILL cut short (`.last.ckpt.<id>.tmp`, `.model.zip.<id>.tmp`).
+    for (const folder of [runDir, join(runDir, "checkpoints")]) {
+      const names = await readdir(folder).catch(() => [] as string[]);
+      for (const name of names) if (/^\..+\.tmp$/.test(name)) await rm(join(folder, name), { force: true });
+    }
     const exists = await readFile(lastPath).then(
       () => true,
       () => false,
@@ -266,6 +271,7 @@ export async function train(context: EngineContext): Promise<EngineResult> {
   });
   const accumulator = createGradientAccumulator();
   let interrupted = false;
+  let diverged: { what: string; epoch: number; step: number; loss: number } | null = null;
   let stoppedEarly: string | null = null;
   const history: Record<string, number>[] = [];
   const started = performance.now();
@@ -286,6 +292,12 @@ export async function train(context: EngineContext): Promise<EngineResult> {
         const batch = batchTensors(trainGroups, prepared.indices, prepared.data, N, needsTruth);
         const result = lossAndGradients(model, batch, weights);
         disposeBatch(batch);
+        if (!Number.isFinite(result.loss)) {
+          // Lightning's detect_anomaly: stop before a NaN step poisons the weights.
+          for (const g of result.grads.values()) g.dispose();
+          diverged = { what: "loss", epoch, step, loss: result.loss };
+          break;
+        }
         accumulator.add(result.grads);
         for (const g of result.grads.values()) g.dispose();
         lossSum += result.loss * prepared.indices.length;
@@ -310,18 +322,29 @@ export async function train(context: EngineContext): Promise<EngineResult> {
         }
         progress.update(micro, { loss: result.loss });
       }
-      if (interrupted) break;
+      if (interrupted || diverged) break;
       const metrics: Record<string, number> = { train_loss: lossSum / Math.max(1, count), lr: scheduler.lr };
       if (testGroups)
         metrics.val_loss = validationLoss(model, testGroups, N, training.batchSize, needsTruth, weights);
+      const bad = Object.entries(metrics).find(([, v]) => !Number.isFinite(v));
+      if (bad) {
+        diverged = { what: bad[0], epoch, step, loss: bad[1] };
+        break;
+      }
       logger.log(metrics, step, epoch);
       history.push({ epoch, ...metrics });
       scheduler.step(scheduler.needsMetric ? metrics[monitor.name] : undefined);
+      const arrays = modelArrays(model);
+      if (arrays.some((a) => a.data.some((v) => !Number.isFinite(v)))) {
+        // The last step of the epoch made a weight non-finite: never save such a checkpoint.
+        diverged = { what: "weights", epoch, step, loss: Number.NaN };
+        break;
+      }
       const decision = early.update(metrics[monitor.name] ?? Number.NaN, epoch);
       const optimizerState = optimizer.getState();
       const state = encodeState({
         arrays: [
-          ...modelArrays(model),
+          ...arrays,
           ...Object.entries(optimizerState)
             .filter((e): e is [string, Float32Array] => e[1] instanceof Float32Array)
             .map(([name, data]) => ({ name: `optimizer:${name}`, shape: [data.length], data })),
@@ -373,7 +396,9 @@ export async function train(context: EngineContext): Promise<EngineResult> {
             groups: testGroups.grouping.nGroups,
           }
         : null,
-    epochsRun: history.length,
+    // Epochs of the whole run, the resumed ones included; `epochsThisRun` counts this process's.
+    epochsRun: startEpoch + history.length,
+    epochsThisRun: history.length,
     steps: step,
     monitor: monitor.name,
     ...(monitor.warning ? { monitorWarning: monitor.warning } : {}),
@@ -396,6 +421,17 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     model.dispose();
     optimizer.dispose();
     return { status: "interrupted", details, resolved };
+  }
+  if (diverged) {
+    model.dispose();
+    optimizer.dispose();
+    const kept = checkpoints.lastPath ?? null;
+    return {
+      status: "failed",
+      message: `the training ${diverged.what} became non-finite (${diverged.loss}) at epoch ${diverged.epoch + 1} (step ${diverged.step}); training stopped and nothing of that epoch was saved. ${kept ? `The last good checkpoint is kept (${kept}); lower the learning rate or clip gradients and --resume` : "No checkpoint was written yet; lower the learning rate or clip gradients"}.`,
+      details: { ...details, diverged },
+      resolved,
+    };
   }
   await mkdir(runDir, { recursive: true });
   await writeFile(

@@ -1,4 +1,4 @@
-import { SECRET_MASK } from "@trainkit/config-meta";
+import { redactValue } from "@trainkit/config-meta";
 import type { Level, Origin } from "./levels.ts";
 
 /** A value that lost to a higher-precedence one. */
@@ -19,7 +19,10 @@ export interface AuditEntry {
   readonly shadowed: readonly ShadowedValue[];
 }
 
-/** Replaces a secret value by `***` (null and absent stay as they are: nothing to hide). */
+/**
+ * Replaces a secret value by `***` (null and absent stay as they are: nothing to hide), and the
+ * password of a `scheme://user:password@host` URI in any other string.
+ */
 export function mask(value: unknown, secret: boolean): unknown {
-  return secret && value !== null && value !== undefined ? SECRET_MASK : value;
+  return redactValue(value, secret);
 }

@@ -5,7 +5,7 @@ import type { Layer, LayerEntry } from "./layer.ts";
 /** Parses the text of a YAML or JSON config file into a layer, keeping the line and column of every value. */
 export async function parseConfigText(text: string, file: string): Promise<Layer> {
   // The YAML parser is the largest dependency: it is loaded only when a config file is read.
-  const { isMap, isScalar, LineCounter, parseDocument } = await import("yaml");
+  const { isAlias, isMap, isScalar, LineCounter, parseDocument, visit } = await import("yaml");
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2" });
   const problem = doc.errors[0];
@@ -15,6 +15,26 @@ export async function parseConfigText(text: string, file: string): Promise<Layer
     throw new FactoryError("SOURCE_MALFORMED", `${file}:${pos.line}:${pos.col}: ${first}`, {
       cause: problem,
     });
+  }
+  // Anchors, aliases and `<<` merge keys are refused (docs/decisions.md, "YAML anchors"): an alias
+  // would give the value an origin far from the line that uses it, and expansion is unbounded.
+  let refused: { node: Node; what: string } | undefined;
+  visit(doc, (key, node) => {
+    if (refused) return visit.BREAK;
+    if (node === null || typeof node !== "object") return undefined;
+    if (isAlias(node)) refused = { node, what: `the alias *${node.source}` };
+    else if ((node as { anchor?: string }).anchor)
+      refused = { node: node as Node, what: `the anchor &${(node as { anchor?: string }).anchor}` };
+    else if (isScalar(node) && key === "key" && node.value === "<<")
+      refused = { node, what: "the merge key <<" };
+    return undefined;
+  });
+  if (refused) {
+    const pos = lineCounter.linePos(refused.node.range?.[0] ?? 0);
+    throw new FactoryError(
+      "SOURCE_MALFORMED",
+      `${file}:${pos.line}:${pos.col}: ${refused.what} is not supported: trainkit config files do not use YAML anchors, aliases or merge keys (write the values out, or use several --config files: later files win).`,
+    );
   }
   const at = (node: Node | null | undefined) => {
     const pos = lineCounter.linePos(node?.range?.[0] ?? 0);

@@ -3,6 +3,7 @@ export type FactoryErrorCode =
   | "SOURCE_NOT_FOUND"
   | "SOURCE_UNREADABLE"
   | "SOURCE_MALFORMED"
+  | "SOURCE_TOO_LARGE"
   | "DATA_NOT_FOUND"
   | "DATA_INVALID"
   | "MODEL_NOT_FOUND"

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import {
   ConfigError,
   type ConfigIssue,
@@ -11,6 +10,7 @@ import { FactoryError } from "./errors.ts";
 import type { Layer, LayerEntry } from "./layer.ts";
 import type { PayloadKind } from "./payload-spec.ts";
 import { PAYLOAD_SPECS } from "./payload-spec.ts";
+import { parseSourceJson, readSourceText } from "./read-source.ts";
 
 /** A flat legacy `params.cfg` dictionary: upstream key names, plain JSON values. */
 export type LegacyParams = Readonly<Record<string, string | number | boolean | readonly number[]>>;
@@ -178,29 +178,8 @@ export function fromLegacyParams(
 
 /** Reads a legacy params file (a JSON object of params.cfg keys). */
 export async function loadLegacyParamsFile(path: string, kind: PayloadKind): Promise<LegacyLayer> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new FactoryError(
-      code === "ENOENT" ? "SOURCE_NOT_FOUND" : "SOURCE_UNREADABLE",
-      `Legacy params file ${path} ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}.`,
-      { cause: error },
-    );
-  }
-  let dict: unknown;
-  try {
-    dict = JSON.parse(text);
-  } catch (error) {
-    throw new FactoryError(
-      "SOURCE_MALFORMED",
-      `Legacy params file ${path} is not valid JSON (${(error as Error).message}).`,
-      {
-        cause: error,
-      },
-    );
-  }
+  const text = await readSourceText(path, "Legacy params file");
+  const dict = parseSourceJson(text, "Legacy params file", path);
   if (typeof dict !== "object" || dict === null || Array.isArray(dict)) {
     throw new FactoryError(
       "SOURCE_MALFORMED",

@@ -1,3 +1,4 @@
+import { maskUriCredentials } from "@trainkit/config-meta";
 /** The five precedence levels, highest first. */
 export const LEVELS = ["override", "execution", "config", "inferred", "default"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -66,11 +67,11 @@ export type Origin =
 export function describeOrigin(origin: Origin): string {
   switch (origin.kind) {
     case "cli":
-      return `"${origin.token}" on the command line`;
+      return `"${maskUriCredentials(origin.token)}" on the command line`;
     case "code":
       return `the ${origin.argument} argument`;
     case "file":
-      return `${origin.file}:${origin.line}:${origin.column}`;
+      return `${maskUriCredentials(origin.file)}:${origin.line}:${origin.column}`;
     case "env":
       return `environment variable ${origin.variable}`;
     case "legacy":

@@ -9,6 +9,7 @@ import {
   type ConfigWarning,
   coerceFieldValue,
   listFields,
+  redactValue,
   renderValue,
   SECRET_MASK,
 } from "@trainkit/config-meta";
@@ -40,12 +41,24 @@ export function payloadDocument(payload: AnyPayload): PayloadDocument {
   const config = payload.config as unknown as Record<string, Record<string, unknown>>;
   // Without a secret set (the usual case), the document is the config itself: a study of 10,000
   // jobs renders 10,000 of them.
+  // A password inside any URI (`user:pass@host`) is masked in every field too (docs/decisions.md).
   const secrets = secretPathsOf(payload.kind).filter(([section, key]) => config[section]?.[key] != null);
-  if (secrets.length === 0) return { kind: payload.kind, config };
+  const credentials = Object.values(config).some((values) => Object.values(values).some(holdsCredentials));
+  if (secrets.length === 0 && !credentials) return { kind: payload.kind, config };
   const masked: Record<string, Record<string, unknown>> = {};
-  for (const [section, values] of Object.entries(config)) masked[section] = { ...values };
+  for (const [section, values] of Object.entries(config)) {
+    masked[section] = Object.fromEntries(
+      Object.entries(values).map(([key, value]) => [key, redactValue(value)]),
+    );
+  }
   for (const [section, key] of secrets) (masked[section] as Record<string, unknown>)[key] = SECRET_MASK;
   return { kind: payload.kind, config: masked };
+}
+
+/** Whether redaction changes a value (a string, or strings in a list, holding `user:pass@`). */
+function holdsCredentials(value: unknown): boolean {
+  if (typeof value === "string") return redactValue(value) !== value;
+  return Array.isArray(value) && value.some(holdsCredentials);
 }
 
 const secretPaths = new Map<PayloadKind, readonly (readonly [string, string])[]>();

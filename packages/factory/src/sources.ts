@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   ConfigError,
@@ -17,6 +17,7 @@ import { parseConfigText } from "./config-text.ts";
 import { FactoryError } from "./errors.ts";
 import type { Layer, LayerEntry } from "./layer.ts";
 import { describeOrigin } from "./levels.ts";
+import { parseSourceJson, readSourceText } from "./read-source.ts";
 
 /** Every section a config source may hold; a payload takes the ones it has. */
 export const CONFIG_SECTIONS = {
@@ -44,26 +45,9 @@ export function orderSources(sources: readonly Source[]): Source[] {
     .map((x) => x.source);
 }
 
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT")
-      throw new FactoryError("SOURCE_NOT_FOUND", `${what} ${path} does not exist.`, { cause: error });
-    throw new FactoryError(
-      "SOURCE_UNREADABLE",
-      `${what} ${path} cannot be read (${code ?? String(error)}).`,
-      {
-        cause: error,
-      },
-    );
-  }
-}
-
 /** Loads a YAML or JSON config file (sections `model`, `training`, `inference`, `execution`). */
 export async function loadConfigFile(path: string): Promise<Layer> {
-  return parseConfigText(await readText(path, "Config file"), path);
+  return parseConfigText(await readSourceText(path, "Config file"), path);
 }
 
 /**
@@ -151,13 +135,8 @@ export async function loadRunDirectory(dir: string): Promise<Layer> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory())
     throw new FactoryError("SOURCE_NOT_FOUND", `Previous run ${dir} is not a directory.`);
-  const text = await readText(file, "Run payload");
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch (error) {
-    throw new FactoryError("SOURCE_MALFORMED", `${file} is not valid JSON.`, { cause: error });
-  }
+  const text = await readSourceText(file, "Run payload");
+  const payload = parseSourceJson(text, "Run payload", file);
   const config = (payload as { config?: unknown } | null)?.config;
   if (typeof config !== "object" || config === null) {
     throw new FactoryError(

@@ -60,6 +60,12 @@ export interface Backend {
     | undefined;
   /** Whether `--allow-dropped` may turn unsupported settings into recorded drops (external programs). */
   readonly canDrop?: boolean;
+  /**
+   * Checks, before anything is written, that the run can start: its input files (values, integrity)
+   * and its program. Throws a user error (`DataError`, `LaunchError`: exit code 2). Also run by
+   * `--dry-run`.
+   */
+  preflight?(payload: AnyPayload, options: Readonly<Record<string, unknown>>): Promise<void>;
   /** Runs the job; resolves with the outcome (throw only for bugs). */
   run(context: RunContext): Promise<RunResult>;
 }

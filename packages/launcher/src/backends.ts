@@ -13,6 +13,10 @@ export const embeddedBackend: Backend = {
     const { EMBEDDED_CAPABILITIES } = await import("@trainkit/engine/capabilities");
     return EMBEDDED_CAPABILITIES;
   },
+  async preflight(payload) {
+    const { preflightEmbedded } = await import("@trainkit/engine/preflight");
+    await preflightEmbedded(payload);
+  },
   async run(context: RunContext): Promise<RunResult> {
     const engine = await import("@trainkit/engine");
     return context.payload.kind === "training" ? engine.train(context) : engine.infer(context);

@@ -6,6 +6,7 @@ export type LaunchErrorCode =
   | "UNSUPPORTED_SETTINGS"
   | "RUN_DIR_UNWRITABLE"
   | "MISSING_COMMAND"
+  | "PROGRAM_NOT_RUNNABLE"
   | "PROBE_FAILED";
 
 /** A run that cannot start. All codes are user errors (exit code 2). */

@@ -26,6 +26,7 @@ export { isLaunchError, LaunchError, type LaunchErrorCode } from "./errors.ts";
 export { writeFileAtomic, writeJsonAtomic } from "./files.ts";
 export {
   checkCapabilities,
+  checkInputs,
   checkRunDirectory,
   type LaunchOptions,
   type LaunchOutcome,
@@ -33,7 +34,9 @@ export {
   type PlannedPayload,
   planRunDirectory,
   type RunDirectoryPlan,
+  redactDocument,
   runDirectoryOf,
+  secretValuesOf,
 } from "./launch.ts";
 export {
   PACKAGE_VERSIONS,
@@ -44,6 +47,7 @@ export {
   sha256,
 } from "./manifest.ts";
 export {
+  checkProgram,
   type ProcessOptions,
   probeCommand,
   processBackend,

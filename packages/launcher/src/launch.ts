@@ -1,11 +1,11 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { renderValue } from "@trainkit/config-meta";
+import { maskUriCredentials, renderValue, SECRET_MASK } from "@trainkit/config-meta";
 import { type AnyPayload, legacyJson, renderPayloadDocument } from "@trainkit/factory";
 import { type Backend, type RunIO, type RunResult, unsupportedSettings } from "./backend.ts";
 import type { UnsupportedSetting } from "./capabilities.ts";
 import { LaunchError } from "./errors.ts";
-import { ensureDirectory, listDirectory, writeFileAtomic, writeJsonAtomic } from "./files.ts";
+import { checkCreatable, ensureDirectory, listDirectory, writeFileAtomic, writeJsonAtomic } from "./files.ts";
 import { PACKAGE_VERSIONS, type RunManifest, readManifest, sha256 } from "./manifest.ts";
 
 export interface LaunchOptions {
@@ -151,7 +151,20 @@ export async function planRunDirectory(
       `The run directory ${dir} is not empty. Use --overwrite to replace it, --resume to continue its run, or another --output-dir.`,
     );
   }
+  await checkCreatable(dir);
   return { resume: false };
+}
+
+/**
+ * Runs the backend's own checks of the inputs (data values, bundle integrity, the program): the
+ * last step before a run directory is created, also taken by `--dry-run`.
+ */
+export async function checkInputs(
+  payload: AnyPayload,
+  backend: Backend,
+  options: Readonly<Record<string, unknown>> = {},
+): Promise<void> {
+  await backend.preflight?.(payload, options);
 }
 
 /**
@@ -174,18 +187,33 @@ async function prepareRunDirectory(
   const plan = await planRunDirectory(dir, options);
   if (plan.resume) return plan;
   if (options.overwrite) await rm(dir, { recursive: true, force: true });
-  try {
-    await ensureDirectory(dir);
-  } catch (error) {
-    throw new LaunchError(
-      "RUN_DIR_UNWRITABLE",
-      `Cannot create the run directory ${dir} (${(error as Error).message}).`,
-      {
-        cause: error,
-      },
-    );
-  }
+  await ensureDirectory(dir);
   return plan;
+}
+
+/** The real values of the payload's secret settings (the ones its audit shows as `***`). */
+export function secretValuesOf(payload: AnyPayload): string[] {
+  const config = payload.config as unknown as Record<string, Record<string, unknown>>;
+  return payload.audit
+    .filter((a) => a.value === SECRET_MASK)
+    .map((a) => config[a.path.split(".")[0]!]?.[a.path.split(".")[1]!])
+    .filter((v): v is string => typeof v === "string" && v !== "");
+}
+
+/** A JSON document with every secret value replaced by `***` and URI passwords masked. */
+export function redactDocument<T>(value: T, secrets: readonly string[]): T {
+  const walk = (v: unknown): unknown => {
+    if (typeof v === "string") {
+      let out = v;
+      for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(SECRET_MASK);
+      return maskUriCredentials(out);
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === "object")
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
 }
 
 const EXIT_CODES = { succeeded: 0, failed: 1, interrupted: 130 } as const;
@@ -202,11 +230,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
   const dropped = await checkCapabilities(payload, backend, launcherOptions);
   const runDir = runDirectoryOf(payload);
   const document = renderPayloadDocument(payload);
-  const { previous, resume } = await prepareRunDirectory(runDir, {
-    overwrite: options.overwrite === true,
-    resume: options.resume === true,
-    ...(options.planned ? { planned: { payload: options.planned, document } } : {}),
-  });
+  const plan = { overwrite: options.overwrite === true, resume: options.resume === true };
+  const planned = options.planned ? { planned: { payload: options.planned, document } } : {};
+  await checkInputs(payload, backend, launcherOptions);
+  const { previous, resume } = await prepareRunDirectory(runDir, { ...plan, ...planned });
   const payloadSha256 = await sha256(document);
   const startedAt = new Date().toISOString();
   let manifest: RunManifest = {
@@ -231,9 +258,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     overridesApplied: payload.overridesApplied,
     ...(dropped.length > 0 ? { dropped } : {}),
   };
-  await writeJsonAtomic(join(runDir, "audit.json"), auditDocument);
+  const secrets = secretValuesOf(payload);
+  await writeJsonAtomic(join(runDir, "audit.json"), redactDocument(auditDocument, secrets));
   await writeFileAtomic(join(runDir, "legacy-params.json"), legacyJson(payload.kind, payload.legacy));
-  await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
+  await writeJsonAtomic(join(runDir, "manifest.json"), redactDocument(manifest, secrets));
 
   const controller = new AbortController();
   const onAbort = () => controller.abort();
@@ -267,8 +295,12 @@ export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
     ...(result.details ? { details: result.details } : {}),
   };
   if (result.resolved && result.resolved.length > 0) {
-    await writeJsonAtomic(join(runDir, "audit.json"), { ...auditDocument, resolvedAtRun: result.resolved });
+    await writeJsonAtomic(
+      join(runDir, "audit.json"),
+      redactDocument({ ...auditDocument, resolvedAtRun: result.resolved }, secrets),
+    );
   }
+  manifest = redactDocument(manifest, secrets);
   await writeJsonAtomic(join(runDir, "manifest.json"), manifest);
   return { exitCode, runDir, result, manifest };
 }

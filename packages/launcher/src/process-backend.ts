@@ -2,8 +2,9 @@
 // payload. No shell: the command is split into argv and started with `spawn`; nothing from the
 // payload is ever interpolated into a shell string.
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, type WriteStream } from "node:fs";
-import { join } from "node:path";
+import { constants, createWriteStream, type WriteStream } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { listFields, renderValue, sameValue, tableCapabilities } from "@trainkit/config-meta";
 import { type ExecutionConfig, resolveComputeThreads, THREAD_BUDGET_ENV } from "@trainkit/execution-config";
 import { type AnyPayload, envVariableOf, PAYLOAD_SPECS } from "@trainkit/factory";
@@ -57,6 +58,51 @@ function argvOf(command: string): string[] {
   } catch (error) {
     throw new LaunchError("MISSING_COMMAND", `--command "${command}": ${(error as Error).message}.`);
   }
+}
+
+async function runnable(path: string): Promise<"ok" | "missing" | "directory" | "not executable"> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return "missing";
+  if (info.isDirectory()) return "directory";
+  if (!info.isFile()) return "not executable";
+  return (await access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  ))
+    ? "ok"
+    : "not executable";
+}
+
+/**
+ * Checks, without starting it, that the program of a command exists and can be executed: a path
+ * (absolute or relative to the working directory) or a name found on PATH. `PROGRAM_NOT_RUNNABLE`
+ * otherwise (exit code 2, nothing written).
+ */
+export async function checkProgram(
+  command: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<string> {
+  const [program] = argvOf(command);
+  const fail = (why: string) =>
+    new LaunchError("PROGRAM_NOT_RUNNABLE", `--command "${command}": ${program} ${why}; check the command.`);
+  if (program!.includes("/")) {
+    const path = isAbsolute(program!) ? program! : resolve(program!);
+    const state = await runnable(path);
+    if (state === "ok") return path;
+    throw fail(
+      state === "missing"
+        ? "does not exist"
+        : state === "directory"
+          ? "is a directory"
+          : "is not an executable file",
+    );
+  }
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const path = join(dir, program!);
+    if ((await runnable(path)) === "ok") return path;
+  }
+  throw fail("is not an executable found on PATH");
 }
 
 interface Probe {
@@ -304,6 +350,9 @@ export const processBackend: Backend = {
   programValues(options, kind) {
     if (options.dialect !== "ptycho-torch") return undefined;
     return (config) => ptychoTorchValues(kind, config);
+  },
+  async preflight(_payload, options) {
+    await checkProgram(processOptionsOf(options).command);
   },
   capabilities(options, payload) {
     const settings = processOptionsOf(options);

@@ -2,6 +2,7 @@
 // bytes of the members asked for. fflate does the inflating; the container is parsed here because
 // fflate's unzip needs the whole archive in memory and cannot stop after a member's first bytes.
 
+import { constants, type Stats } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { crc32 } from "node:zlib";
@@ -257,11 +258,28 @@ function parseDirectory(file: string, directory: Uint8Array, count: number): Zip
   return entries;
 }
 
+/** NOT_A_FILE for a device, FIFO, socket or anything else that is not a regular file. */
+export function notRegularFile(file: string, info: Stats, what = "an .npz file"): DataError {
+  const kind = info.isFIFO()
+    ? "a FIFO (named pipe)"
+    : info.isCharacterDevice() || info.isBlockDevice()
+      ? "a device"
+      : info.isSocket()
+        ? "a socket"
+        : "not a regular file";
+  return new DataError(
+    "NOT_A_FILE",
+    `${file}: is ${kind}, not ${what}; trainkit reads only regular files (it would block or read forever).`,
+    { file },
+  );
+}
+
 /** Opens an archive and reads its central directory. Close it with `closeZip`. */
 export async function openZip(file: string): Promise<ZipArchive> {
   let handle: FileHandle;
   try {
-    handle = await open(file, "r");
+    // Non-blocking, so that opening a FIFO returns at once (and is refused below) instead of hanging.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     throw ioError(file, error, "open it");
   }
@@ -276,6 +294,7 @@ export async function openZip(file: string): Promise<ZipArchive> {
           { file },
         );
       }
+      if (!stat.isFile()) throw notRegularFile(file, stat);
       size = stat.size;
     } catch (error) {
       if (error instanceof DataError) throw error;

@@ -1,0 +1,71 @@
+// What the embedded engine checks before a run starts, without TensorFlow.js: the values of the data
+// files (NaN, infinity, negative amplitudes, bad metadata) and, for inference, the model bundle's
+// integrity (CRC-32 of each member read, size and SHA-256 of the weights) and that its weights
+// decode and are finite. A problem is a `DataError` (exit code 2, nothing written).
+import { assertDataValues, DataError, type DataModelType, readModelBundle } from "@trainkit/data";
+import { decodeState } from "./state.ts";
+
+/** The weight file the engine writes and reads inside a bundle. */
+export const WEIGHTS_MEMBER = "weights/weights.bin";
+
+interface PreflightPayload {
+  readonly kind: "training" | "inference";
+  readonly config: unknown;
+}
+
+type Sections = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+
+function badWeights(file: string, why: string, cause?: unknown): DataError {
+  return new DataError("BAD_BUNDLE", `${file} is not a valid trainkit model bundle: ${why}.`, {
+    file,
+    key: WEIGHTS_MEMBER,
+    cause,
+  });
+}
+
+/** Reads and checks a bundle's weights: present, decodable, finite. */
+export async function checkBundleWeights(modelPath: string): Promise<void> {
+  const bundle = await readModelBundle(modelPath, { weights: true });
+  const bytes = bundle.weights.get(WEIGHTS_MEMBER);
+  if (!bytes)
+    throw badWeights(bundle.file, `it has no ${WEIGHTS_MEMBER} (was it written by the embedded engine?)`);
+  let state: ReturnType<typeof decodeState>;
+  try {
+    state = decodeState(bytes, `${bundle.file}:${WEIGHTS_MEMBER}`);
+  } catch (error) {
+    throw badWeights(bundle.file, `${WEIGHTS_MEMBER} cannot be decoded (${(error as Error).message})`, error);
+  }
+  if (state.arrays.length === 0) throw badWeights(bundle.file, `${WEIGHTS_MEMBER} holds no arrays`);
+  for (const array of state.arrays) {
+    const expected = array.shape.reduce((a, b) => a * b, 1);
+    if (array.data.length !== expected)
+      throw badWeights(
+        bundle.file,
+        `${WEIGHTS_MEMBER}: ${array.name} holds ${array.data.length} values but its shape needs ${expected}`,
+      );
+    const bad = array.data.findIndex((v) => !Number.isFinite(v));
+    if (bad !== -1) {
+      throw badWeights(
+        bundle.file,
+        `${WEIGHTS_MEMBER}: ${array.name} has a non-finite weight (${array.data[bad]}) at index ${bad}; the model diverged or the file was damaged`,
+      );
+    }
+  }
+}
+
+/** Checks everything a run of `payload` will read; throws `DataError` on the first problem. */
+export async function preflightEmbedded(payload: PreflightPayload): Promise<void> {
+  const config = payload.config as Sections;
+  const modelType: DataModelType = config.model?.modelType === "supervised" ? "supervised" : "pinn";
+  if (payload.kind === "training") {
+    const train = config.training?.trainDataFile;
+    if (typeof train === "string") await assertDataValues(train, { purpose: "train", modelType });
+    const test = config.training?.testDataFile;
+    if (typeof test === "string") await assertDataValues(test, { purpose: "test", modelType });
+    return;
+  }
+  const test = config.inference?.testDataFile;
+  if (typeof test === "string") await assertDataValues(test, { purpose: "test", modelType });
+  const modelPath = config.inference?.modelPath;
+  if (typeof modelPath === "string") await checkBundleWeights(modelPath);
+}

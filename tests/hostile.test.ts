@@ -1,0 +1,465 @@
+// Hostile input (issue 15), through the real commands: secrets from every source never leak; bad
+// data, bundles, run directories and programs are refused with exit code 2 before anything is
+// written; a diverging loss fails the run and keeps only finite checkpoints. Ends with a bounded
+// fast-check fuzz over argv and config sources.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { runProgram } from "../packages/cli-kit/src/index.ts";
+import { saveNpz } from "../packages/data/src/index.ts";
+import { writeBundle, writeDataset } from "../packages/factory/test/helpers.ts";
+import { run, tempDir } from "./helpers.ts";
+
+const dir = tempDir("trainkit-hostile-");
+const train = await writeDataset(join(dir, "train.npz"), { N: 64, M: 8, nphotons: 1e6 });
+const SECRET = "Pa55-S3cr3t-zq";
+const URI = `https://user:${SECRET}@mlflow.example.org:5000`;
+
+/** Every file under a directory, with its text. */
+function filesUnder(root: string): [string, string][] {
+  if (!existsSync(root)) return [];
+  const out: [string, string][] = [];
+  for (const name of readdirSync(root)) {
+    const path = join(root, name);
+    if (statSync(path).isDirectory()) out.push(...filesUnder(path));
+    else out.push([path, readFileSync(path, "latin1")]);
+  }
+  return out;
+}
+
+describe("secrets", () => {
+  const out = join(dir, "secret-run");
+  const base = ["--train-data-file", train, "--n-groups", "8", "--output-dir", out];
+  const yaml = join(dir, "upstream-spelling.yaml");
+  writeFileSync(yaml, `execution:\n  mlflow_tracking_uri: ${URI}\n`);
+  const legacy = join(dir, "legacy.json");
+  writeFileSync(legacy, JSON.stringify({ mlflow_tracking_uri: URI }));
+  const launcherYaml = join(dir, "launcher.yaml");
+  writeFileSync(launcherYaml, `launcher:\n  mlflowToken: ${SECRET}\n`);
+  const cases: [string, string[], Record<string, string>?][] = [
+    ["flag + --dry-run", [...base, "--mlflow-tracking-uri", URI, "--dry-run"]],
+    ["flag=value + --explain", [...base, `--mlflow-tracking-uri=${URI}`, "--explain"]],
+    ["flag + --explain json", [...base, "--mlflow-tracking-uri", URI, "--explain", "--format", "json"]],
+    ["--set + --explain", [...base, "--set", `execution.mlflowTrackingUri=${URI}`, "--explain"]],
+    ["--set upstream spelling", [...base, "--set", `execution.mlflow_tracking_uri=${URI}`]],
+    ["config file upstream spelling", [...base, "--config", yaml, "--dry-run"]],
+    ["legacy params upstream spelling", [...base, "--legacy-params", legacy, "--dry-run"]],
+    ["unknown launcher key", [...base, "--config", launcherYaml, "--dry-run"]],
+    ["stray word", ["mlflow-tracking-uri", URI]],
+    ["environment", [...base, "--explain"], { TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI: URI }],
+    [
+      "process dialect refusal",
+      [
+        ...base,
+        "--mlflow-tracking-uri",
+        URI,
+        "--backend",
+        "process",
+        "--command",
+        "/bin/true",
+        "--dialect",
+        "ptycho-torch",
+        "--dry-run",
+      ],
+    ],
+    ["URI password in another field", [...base, "--legacy-params", `https://u:${SECRET}@host/x.json`]],
+  ];
+  for (const [name, argv, env] of cases) {
+    it(`never prints the secret: ${name}`, () => {
+      const result = run("train", argv, env ? { env } : {});
+      expect(result.stdout + result.stderr).not.toContain(SECRET);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+
+  it("masks secrets in manifest argv, audit.json and every file of a run", () => {
+    const runOut = join(dir, "secret-real-run");
+    // the process backend gets the real value in its environment; everything saved has it masked
+    const result = run("train", [
+      "--train-data-file",
+      train,
+      "--n-groups",
+      "8",
+      "--output-dir",
+      runOut,
+      "--logger",
+      "mlflow",
+      "--mlflow-tracking-uri",
+      URI,
+      "--backend",
+      "process",
+      "--command",
+      "/bin/sh -c true",
+    ]);
+    expect(result.status, result.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(runOut, "manifest.json"), "utf8"));
+    expect(manifest.argv).toContain("***");
+    for (const [path, text] of filesUnder(runOut)) expect(text, path).not.toContain(SECRET);
+  });
+});
+
+describe("bad data and bundles", () => {
+  it("refuses NaN diffraction before training, naming file, array and index; writes nothing", async () => {
+    const file = join(dir, "nan.npz");
+    const N = 64;
+    const M = 8;
+    const diffraction = new Float32Array(M * N * N).fill(0.5);
+    diffraction[N * N + 5] = Number.NaN;
+    await saveNpz(file, {
+      diffraction: { dtype: "f4", shape: [M, N, N], data: diffraction },
+      probeGuess: { dtype: "c8", shape: [N, N], data: new Float32Array(N * N * 2).fill(1) },
+      xcoords: { dtype: "f8", shape: [M], data: Float64Array.from({ length: M }, (_, i) => 40 + i) },
+      ycoords: { dtype: "f8", shape: [M], data: Float64Array.from({ length: M }, (_, i) => 40 + i) },
+    });
+    const out = join(dir, "nan-run");
+    for (const extra of [["--dry-run"], []]) {
+      const result = run("train", [
+        "--train-data-file",
+        file,
+        "--n-groups",
+        "8",
+        "--output-dir",
+        out,
+        ...extra,
+      ]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(
+        `${file}: diffraction has 1 NaN or infinite values, the first at index [1, 0, 5]`,
+      );
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it("refuses a bundle with damaged weights with BAD_BUNDLE before the run directory exists", async () => {
+    const bundleDir = join(dir, "bundle");
+    mkdirSync(bundleDir);
+    await writeBundle(bundleDir, { N: 64 }); // weights of 3 bytes: not a trainkit state
+    const out = join(dir, "infer-run");
+    for (const extra of [["--dry-run"], []]) {
+      const result = run("infer", [
+        "--model-path",
+        bundleDir,
+        "--test-data-file",
+        train,
+        "--output-dir",
+        out,
+        ...extra,
+      ]);
+      expect(result.status, result.stderr).toBe(2);
+      expect(result.stderr).toContain(
+        "is not a valid trainkit model bundle: weights/weights.bin cannot be decoded",
+      );
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it("refuses /dev/zero as --model-path at once", () => {
+    const started = Date.now();
+    const result = run(
+      "infer",
+      ["--model-path", "/dev/zero", "--test-data-file", train, "--output-dir", join(dir, "z"), "--dry-run"],
+      { timeout: 20_000 },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("/dev/zero: is a device");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("refuses a FIFO named x.npz without hanging", () => {
+    const fifo = join(dir, "x.npz");
+    execFileSync("mkfifo", [fifo]);
+    const result = run(
+      "train",
+      ["--train-data-file", fifo, "--n-groups", "8", "--output-dir", join(dir, "f"), "--dry-run"],
+      { timeout: 20_000 },
+    );
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain("is a FIFO (named pipe)");
+  });
+});
+
+describe("run directories, timeouts and programs", () => {
+  const base = ["--train-data-file", train, "--n-groups", "8"];
+  const cases: [string, string[], string][] = [
+    ["--output-dir that is a file", ["--output-dir", train], "it is a file, not a directory"],
+    ["--output-dir under a file", ["--output-dir", join(train, "x")], "a part of the path is a file"],
+    ["--output-dir over 4 KB", ["--output-dir", join(dir, "a".repeat(5000))], "characters long, over 3800"],
+    ["--output-dir under /proc", ["--output-dir", "/proc/nonexistent-out"], "kernel file system"],
+    ["--timeout 600h", ["--output-dir", join(dir, "t"), "--timeout", "600h"], "at most 24 days"],
+    [
+      "missing program",
+      ["--output-dir", join(dir, "p"), "--backend", "process", "--command", "/nonexistent/trainer"],
+      "/nonexistent/trainer does not exist",
+    ],
+    [
+      "a directory as program",
+      ["--output-dir", join(dir, "p"), "--backend", "process", "--command", dir],
+      "is a directory",
+    ],
+    [
+      "a non-executable program",
+      ["--output-dir", join(dir, "p"), "--backend", "process", "--command", train],
+      "is not an executable file",
+    ],
+  ];
+  for (const [name, argv, message] of cases) {
+    it(`exits 2 with a coded message for ${name}, in the dry run and the real run`, () => {
+      for (const extra of [["--dry-run"], []]) {
+        const result = run("train", [...base, ...argv, ...extra], { timeout: 20_000 });
+        expect(result.status, result.stderr).toBe(2);
+        expect(result.stderr).toContain(message);
+        expect(result.stderr).not.toContain("internal error");
+      }
+      expect(existsSync(join(dir, "p"))).toBe(false);
+    });
+  }
+
+  it("refuses a launcher.timeout of .inf or 1e12 from a config file", () => {
+    for (const value of [".inf", "1e12"]) {
+      const yaml = join(dir, `timeout-${value}.yaml`);
+      writeFileSync(yaml, `launcher:\n  timeout: ${value}\n`);
+      const result = run("train", [...base, "--output-dir", join(dir, "t"), "--config", yaml, "--dry-run"]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain("launcher.timeout: must be a duration");
+    }
+  });
+
+  it("bounds JSON nesting of --legacy-params and --from-run payloads", () => {
+    const deep = `${"[".repeat(5000)}${"]".repeat(5000)}`;
+    writeFileSync(join(dir, "deep.json"), deep);
+    const previous = join(dir, "previous-run");
+    mkdirSync(previous);
+    writeFileSync(join(previous, "payload.json"), `{"config":${'{"a":'.repeat(5000)}1${"}".repeat(5000)}}`);
+    for (const argv of [
+      ["--legacy-params", join(dir, "deep.json")],
+      ["--from-run", previous],
+    ]) {
+      const result = run("train", [...base, "--output-dir", join(dir, "d"), ...argv, "--dry-run"]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain("levels deep, over the limit of 64");
+    }
+  });
+});
+
+describe("YAML anchors, aliases and merge keys", () => {
+  it("are refused with a message naming file, line and column", () => {
+    const texts = [
+      "training:\n  batchSize: &a 8\n  nepochs: *a\n",
+      "training:\n  <<: {batchSize: 8}\n",
+      "training:\n  nepochs: *undefinedAlias\n",
+    ];
+    for (const [i, text] of texts.entries()) {
+      const yaml = join(dir, `anchors-${i}.yaml`);
+      writeFileSync(yaml, text);
+      const result = run("train", [
+        "--train-data-file",
+        train,
+        "--n-groups",
+        "8",
+        "--output-dir",
+        join(dir, "y"),
+        "--config",
+        yaml,
+        "--print-config",
+      ]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(
+        new RegExp(`${yaml}:\\d+:\\d+: the (anchor|alias|merge key) .* is not supported`),
+      );
+    }
+  });
+});
+
+describe("a diverging training run", () => {
+  it("stops as failed when the loss becomes non-finite, writes no bundle and keeps only finite checkpoints", async () => {
+    const out = join(dir, "diverge");
+    const result = run(
+      "train",
+      [
+        "--train-data-file",
+        train,
+        "--n-groups",
+        "8",
+        "--output-dir",
+        out,
+        "--nepochs",
+        "6",
+        "--batch-size",
+        "4",
+        "--n-filters-scale",
+        "1",
+        "--learning-rate",
+        "1e30",
+        "--optimizer",
+        "sgd",
+      ],
+      { timeout: 120_000 },
+    );
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toContain("became non-finite");
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    expect(manifest.status).toBe("failed");
+    expect(existsSync(join(out, "model.zip"))).toBe(false);
+    const { decodeState } = await import("../packages/engine/src/state.ts");
+    const { readCheckpoint } = await import("../packages/engine/src/loop/checkpoints.ts");
+    if (existsSync(join(out, "checkpoints/last.ckpt"))) {
+      const state = decodeState((await readCheckpoint(join(out, "checkpoints/last.ckpt"))).payload, "last");
+      for (const a of state.arrays) expect(a.data.every(Number.isFinite), a.name).toBe(true);
+    }
+  }, 150_000);
+});
+
+describe("--resume after a SIGKILL", () => {
+  it("removes the temporary files of cut-short writes and counts every epoch in epochsRun", () => {
+    const out = join(dir, "resume-tmp");
+    const args = [
+      "--train-data-file",
+      train,
+      "--n-groups",
+      "8",
+      "--output-dir",
+      out,
+      "--batch-size",
+      "4",
+      "--n-filters-scale",
+      "1",
+    ];
+    expect(run("train", [...args, "--nepochs", "1"], { timeout: 120_000 }).status).toBe(0);
+    writeFileSync(join(out, "checkpoints", ".last.ckpt.k1ll3d.tmp"), "x".repeat(1000));
+    writeFileSync(join(out, ".model.zip.k1ll3d.tmp"), "x".repeat(1000));
+    const resumed = run("train", [...args, "--nepochs", "2", "--resume"], { timeout: 120_000 });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(existsSync(join(out, "checkpoints", ".last.ckpt.k1ll3d.tmp"))).toBe(false);
+    expect(existsSync(join(out, ".model.zip.k1ll3d.tmp"))).toBe(false);
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    expect(manifest.details).toMatchObject({ epochsRun: 2, epochsThisRun: 1 });
+  }, 150_000);
+});
+
+describe("fuzz: hostile argv and config sources", () => {
+  it("always exits 2, with no stack trace, no write and no secret", async () => {
+    const fuzzDir = join(dir, "fuzz");
+    mkdirSync(fuzzDir);
+    const out = join(fuzzDir, "out");
+    const write = (name: string, text: string) => {
+      const path = join(fuzzDir, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const nan = join(dir, "nan.npz");
+    const badSources = [
+      [
+        "--config",
+        write("bad-key.yaml", `training:\n  batch_size: 8\nexecution:\n  MLFLOW_TRACKING_URI: ${URI}\n`),
+      ],
+      ["--config", write("malformed.yaml", "training: [1, 2\n")],
+      ["--config", write("secret-key.json", JSON.stringify({ execution: { mlflowTrackingURI: URI } }))],
+      ["--config", write("deep.yaml", `training: ${"[".repeat(200)}${"]".repeat(200)}\n`)],
+      ["--config", write("bad-launcher.yaml", "launcher:\n  timeout: .inf\n")],
+      [
+        "--legacy-params",
+        write("legacy.json", JSON.stringify({ mlflow_tracking_uri: URI, batch_size: "x" })),
+      ],
+      ["--legacy-params", write("legacy-deep.json", "[".repeat(3000) + "]".repeat(3000))],
+      ["--legacy-params", "/dev/zero"],
+      ["--train-data-file", nan],
+      ["--output-dir", train],
+      ["--output-dir", "/proc/fuzz-out"],
+      ["--timeout", "1e9h"],
+      ["--backend", "process", "--command", "/nonexistent/x"],
+      ["--unknown-flag", URI],
+      [`--mlflow_tracking_uri=${URI}`],
+      ["--set", `execution.mlflow_tracking_url=${URI}`],
+      ["--set", "training.batchSize=-3"],
+      ["stray", URI],
+    ];
+    const flags = [
+      "--batch-size",
+      "--nepochs",
+      "--learning-rate",
+      "--seed",
+      "--n-groups",
+      "--gridsize",
+      "--logger",
+      "--mlflow-tracking-uri",
+      "--num-workers",
+      "--set",
+      "--explain",
+      "--format",
+      "--config",
+    ];
+    const values = [
+      "8",
+      "-1",
+      "0",
+      "NaN",
+      "1e999",
+      "abc",
+      "",
+      "0x10",
+      "true",
+      URI,
+      "x".repeat(300),
+      "training.nepochs=2",
+      "json",
+    ];
+    const noise = fc.array(fc.tuple(fc.constantFrom(...flags), fc.constantFrom(...values)), { maxLength: 4 });
+    const env = fc.dictionary(
+      fc.constantFrom(
+        "TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI",
+        "TRAINKIT_TRAINING_BATCH_SIZE",
+        "TRAINKIT_EXECUTION_SEED",
+      ),
+      fc.constantFrom("8", "-2", URI, "x"),
+      { maxKeys: 2 },
+    );
+    const figures = { cases: 0, crashes: 0, stackTraces: 0, leaks: 0, writes: 0, peakRssMiB: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        noise,
+        fc.constantFrom(...badSources),
+        env,
+        fc.boolean(),
+        async (pairs, bad, environment, dryRun) => {
+          const argv = [
+            "--train-data-file",
+            train,
+            "--n-groups",
+            "8",
+            "--output-dir",
+            out,
+            ...pairs.flat(),
+            ...bad,
+            ...(dryRun ? ["--dry-run"] : []),
+          ];
+          let text = "";
+          const code = await runProgram({ kind: "training", name: "trainkit-train" }, argv, {
+            stdout: (t) => {
+              text += t;
+            },
+            stderr: (t) => {
+              text += t;
+            },
+            env: environment,
+            isTTY: false,
+          });
+          figures.cases++;
+          figures.peakRssMiB = Math.max(figures.peakRssMiB, process.memoryUsage().rss / 2 ** 20);
+          if (code !== 2) figures.crashes++;
+          if (/\n\s+at |internal error/.test(text)) figures.stackTraces++;
+          if (text.includes(SECRET)) figures.leaks++;
+          if (existsSync(out)) figures.writes++;
+          expect(code, `${argv.join(" ")}\n${text}`).toBe(2);
+          expect(text).not.toMatch(/\n\s+at |internal error/);
+          expect(text).not.toContain(SECRET);
+          expect(existsSync(out)).toBe(false);
+        },
+      ),
+      { numRuns: 1000, interruptAfterTimeLimit: 6000, seed: Number(process.env.FUZZ_SEED ?? 15) },
+    );
+    console.log(`hostile fuzz: ${JSON.stringify(figures)}`);
+    expect(figures.cases).toBeGreaterThan(50);
+  }, 30_000);
+});
