@@ -82,7 +82,7 @@ describe("--backend process", () => {
     expect(folds.status).toBe(2);
     expect(folds.stderr).toContain("The process backend cannot honour 2 settings:");
     expect(folds.stderr).toContain(
-      'training.foldCount = 3 (from "--fold-count 3" on the command line): supported only its default null: the program has no flag for it. ptycho_torch.train has no k-fold option',
+      'training.foldCount = 3 (from "--fold-count 3" on the command line): supported only its default null: ptycho_torch.train has no k-fold option',
     );
     const threads = run("train", [...base(out()), ...ptycho, "--compute-threads", "2"]);
     expect(threads.status, threads.stderr).toBe(0);

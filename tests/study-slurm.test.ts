@@ -1,12 +1,12 @@
 // The same study through the local executor and through `--executor slurm` on a real one-node
 // Slurm 22.05 (scripts/slurm-local.sh; .ci/run starts it): submit returns once the jobs are queued,
 // `watch` reattaches from a fresh process, and `collect` writes the same report as the local run.
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeSimulatedDataset } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
-import { run, tempDir } from "./helpers.ts";
+import { BINS, run, tempDir } from "./helpers.ts";
 
 function slurmProblem(): string | undefined {
   try {
@@ -57,6 +57,41 @@ describe.skipIf(problem !== undefined)("trainkit-study --executor slurm (real Sl
     const manifest = JSON.parse(readFileSync(join(out, "study-manifest.json"), "utf8"));
     expect(manifest.executor).toBe("slurm");
     expect(manifest.jobs.map((j: { status: string }) => j.status)).toEqual(["succeeded", "succeeded"]);
+  }, 600_000);
+
+  it("reattaches with watch after `run --wait` was killed with SIGKILL, and the jobs finish", async () => {
+    const dir = tempDir("trainkit-study-slurm-kill-");
+    await writeSimulatedDataset({
+      trainOut: join(dir, "train.npz"),
+      testCount: 8,
+      testOut: join(dir, "test.npz"),
+      positions: 32,
+      seed: 5,
+    });
+    const out = join(dir, "runs/kill");
+    writeFileSync(
+      join(dir, "kill.yaml"),
+      `name: kill\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${dir}/train.npz\n    nGroups: 16\n    nepochs: 2\n    batchSize: 8\n  model:\n    nFiltersScale: 1\nmatrix:\n  execution.seed: [1, 2, 3]\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [BINS.study, "run", join(dir, "kill.yaml"), "--executor", "slurm", "--wait", "--max-workers", "1"],
+      {
+        stdio: "ignore",
+      },
+    );
+    const journal = () =>
+      existsSync(join(out, "study.jsonl")) ? readFileSync(join(out, "study.jsonl"), "utf8") : "";
+    for (let i = 0; i < 600 && !/"status":"running"/.test(journal()); i++)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(journal()).toMatch(/"status":"running"/);
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    const watched = run("study", ["watch", out], { timeout: 400_000 });
+    expect(watched.stderr).toContain("took over the lock");
+    expect(watched.status, watched.stderr).toBe(0);
+    const rows = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as { status: string }[];
+    expect(rows.map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
   }, 600_000);
 });
 
