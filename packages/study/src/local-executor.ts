@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { envVariables, RESERVED_ENV } from "@trainkit/factory";
@@ -50,6 +50,20 @@ function countGpus(): number {
 function passesToJob(name: string): boolean {
   if (!name.startsWith("TRAINKIT_") || RESERVED_ENV.has(name)) return true;
   return envVariables().get(name)?.field.meta.secret === true;
+}
+
+/** What an out-of-memory failure leaves in a job's log (the engine, WebAssembly, Node, the OS). */
+const OUT_OF_MEMORY =
+  /out of memory|Memory\.grow|Cannot allocate memory|ENOMEM|Array buffer allocation failed/i;
+
+/** Whether the end of a step's log says it ran out of memory (a failure worth retrying). */
+function ranOutOfMemory(logFile: string): boolean {
+  try {
+    const text = readFileSync(logFile, "utf8");
+    return OUT_OF_MEMORY.test(text.slice(-8192));
+  } catch {
+    return false;
+  }
 }
 
 /** How many GPUs a job asks for: `execution.devices` when the accelerator is a GPU. */
@@ -165,7 +179,8 @@ export function createLocalExecutor(
         break;
       }
       if (ended.code !== 0) {
-        const transient = ended.code === TEMPFAIL || ended.signal !== null;
+        const logFile = join(logs, `${String(job.index).padStart(4, "0")}.${command.step}.log`);
+        const transient = ended.code === TEMPFAIL || ended.signal !== null || ranOutOfMemory(logFile);
         final = {
           ...base,
           status: "failed",

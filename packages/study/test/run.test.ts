@@ -74,6 +74,13 @@ describe("runStudy", () => {
     expect(manifest.details.resumed).toBe(true);
   });
 
+  it("retries a job that ran out of memory, as a transient failure", async () => {
+    const { loaded } = await study([5], "retries: 1\n");
+    const plan = await planStudy(loaded, { programs });
+    const outcome = await runStudy(plan, { io: io().io, retryBaseSeconds: 0.05 });
+    expect(outcome.counts.succeeded).toBe(1);
+  });
+
   it("does not retry a real failure, and stops the study with --fail-fast", async () => {
     const { loaded } = await study([1, 8, 16, 32], "retries: 3\n");
     const plan = await planStudy(loaded, { programs });
