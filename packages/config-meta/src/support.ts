@@ -55,7 +55,8 @@ export const rule = (requirement: string, check: RuleSupport["check"], note?: st
 export const refused = (why: string): Refused => ({ kind: "refused", why });
 
 /** Value equality as JSON sees it (`1` and `1.0` are the same, `true` is not `1`). */
-export const sameValue = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+export const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b || (typeof a === "object" && typeof b === "object" && JSON.stringify(a) === JSON.stringify(b));
 
 const showValues = (values: readonly unknown[]): string => values.map((v) => JSON.stringify(v)).join(" or ");
 

@@ -270,28 +270,21 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
     list.sort((a, b) => a.rank - b.rank || b.layer - a.layer || b.entry - a.entry);
   }
 
-  // Merge: defaults, then every layer from the lowest to the highest precedence.
-  const order = layers
-    .map((layer, i) => ({ layer, i, rank: levelRank(layer.level) }))
-    .sort((a, b) => b.rank - a.rank || a.i - b.i);
-  const objects: Record<string, Record<string, unknown>>[] = [
-    index.defaults as Record<string, Record<string, unknown>>,
-  ];
-  for (const { layer } of order) {
-    const nested: Record<string, Record<string, unknown>> = {};
-    for (const entry of layer.entries) {
-      if (entry.value === undefined) continue;
-      const path = index.aliases.get(entry.path)?.path ?? entry.path;
-      const known = index.fields.get(path);
-      if (!known) continue;
-      const value = normalizeValue(known.field, entry.value);
-      const section = nested[known.section] ?? {};
-      section[known.field.key] = value;
-      nested[known.section] = section;
-    }
-    objects.push(nested);
+  // Merge: the defaults, then each field's highest-precedence candidate (sorted above), which is the
+  // layers merged from the lowest to the highest without merging every layer.
+  const winners: Record<string, Record<string, unknown>> = {};
+  for (const [path, list] of candidates) {
+    const known = index.fields.get(path);
+    const top = list[0];
+    if (!known || !top) continue;
+    const section = winners[known.section] ?? {};
+    section[known.field.key] = top.value;
+    winners[known.section] = section;
   }
-  const merged = mergeReplacingArrays(...objects) as Record<string, Record<string, unknown>>;
+  const merged = mergeReplacingArrays(
+    index.defaults as Record<string, Record<string, unknown>>,
+    winners,
+  ) as Record<string, Record<string, unknown>>;
 
   const winner = (path: string): Candidate | undefined => candidates.get(path)?.[0];
   const originOf = (path: string): string | undefined => {
