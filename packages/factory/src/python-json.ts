@@ -63,23 +63,30 @@ function floatsOf(kind: AnyPayload["kind"]) {
  * times faster, which counts for a study of many jobs.
  */
 export function payloadJson(kind: AnyPayload["kind"], document: unknown): string {
-  let text = JSON.stringify(document, null, 2);
+  const text = JSON.stringify(document, null, 2);
   const config = (document as { config?: Readonly<Record<string, Readonly<Record<string, unknown>>>> })
     .config;
+  const cuts: number[] = [];
   for (const [section, key] of floatsOf(kind).list) {
     const value = config?.[section]?.[key];
-    if (typeof value !== "number" || !Number.isFinite(value)) continue;
+    if (typeof value !== "number" || !Number.isInteger(value)) continue;
     const literal = String(value);
     if (!/^-?\d+$/.test(literal)) continue;
     const from = text.indexOf(`\n    "${section}": {`);
     const needle = `\n      "${key}": ${literal}`;
     const at = from === -1 ? -1 : text.indexOf(needle, from);
-    if (at === -1) continue;
     const end = at + needle.length;
-    if (text[end] !== "," && text[end] !== "\n") continue;
-    text = `${text.slice(0, end)}.0${text.slice(end)}`;
+    if (at !== -1 && (text[end] === "," || text[end] === "\n")) cuts.push(end);
   }
-  return `${text}\n`;
+  if (cuts.length === 0) return `${text}\n`;
+  cuts.sort((a, b) => a - b);
+  let out = "";
+  let last = 0;
+  for (const cut of cuts) {
+    out += `${text.slice(last, cut)}.0`;
+    last = cut;
+  }
+  return `${out}${text.slice(last)}\n`;
 }
 
 /** legacy-params.json text, floats as floats. */

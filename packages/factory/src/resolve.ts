@@ -12,7 +12,6 @@ import {
   renderValue,
   type Section,
 } from "@trainkit/config-meta";
-import { deepmergeFastUnsafeCustom } from "deepmerge-ts";
 import { type AuditEntry, mask, type ShadowedValue } from "./audit.ts";
 import type { Layer } from "./layer.ts";
 import { describeOrigin, type Level, levelRank, type Origin } from "./levels.ts";
@@ -72,6 +71,49 @@ const DEFAULT_ORIGIN: Origin = Object.freeze({ kind: "default" });
 const PARSE_OPTIONS = { reportInput: true, error: houseMessage } as const;
 const NOTHING_SHADOWED: readonly ShadowedValue[] = Object.freeze([]);
 
+/**
+ * A section's schema parse, remembered by its input: the jobs of a study share most sections (the
+ * same model, the same execution settings but a seed), so each distinct section is parsed once.
+ * Successful results are frozen and shared; the cache is bounded.
+ */
+const parsedSections = new WeakMap<AnySection, Map<string, { success: true; data: unknown }>>();
+const PARSE_CACHE_SIZE = 512;
+/** Shared sections whose own rules found nothing. */
+const cleanSections = new WeakSet<object>();
+
+/** Whether JSON tells a section's input apart from every other (no NaN, Infinity or nesting). */
+function cacheable(input: unknown): input is Record<string, unknown> {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
+  for (const value of Object.values(input)) {
+    if (typeof value === "number" && !Number.isFinite(value)) return false;
+    if (
+      Array.isArray(value) &&
+      value.some((v) => typeof v === "object" || (typeof v === "number" && !Number.isFinite(v)))
+    )
+      return false;
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return false;
+  }
+  return true;
+}
+
+function parseSection(section: AnySection, input: unknown) {
+  if (!cacheable(input)) return section.schema.safeParse(input, PARSE_OPTIONS);
+  let cache = parsedSections.get(section);
+  if (!cache) {
+    cache = new Map();
+    parsedSections.set(section, cache);
+  }
+  const key = JSON.stringify(input);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const parsed = section.schema.safeParse(input, PARSE_OPTIONS);
+  if (!parsed.success) return parsed;
+  if (cache.size >= PARSE_CACHE_SIZE) cache.clear();
+  const result = { success: true as const, data: Object.freeze(parsed.data) };
+  cache.set(key, result);
+  return result;
+}
+
 interface Index {
   readonly sections: readonly SectionInfo[];
   readonly defaults: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -130,9 +172,6 @@ function indexOf(spec: PayloadSpec): Index {
   indexCache.set(spec, index);
   return index;
 }
-
-// Our layers are plain, acyclic JSON built here, so the fast variant (no metadata, no cycle checks) is safe.
-const mergeReplacingArrays = deepmergeFastUnsafeCustom({ mergeArrays: false });
 
 /** Value aliases applied and -0 stored as 0, so that payloads equal their JSON round trip. */
 function normalizeValue(field: FieldInfo, value: unknown): unknown {
@@ -270,21 +309,16 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
     list.sort((a, b) => a.rank - b.rank || b.layer - a.layer || b.entry - a.entry);
   }
 
-  // Merge: the defaults, then each field's highest-precedence candidate (sorted above), which is the
-  // layers merged from the lowest to the highest without merging every layer.
-  const winners: Record<string, Record<string, unknown>> = {};
+  // Merge: the defaults, then each field's highest-precedence candidate (sorted above). Values are
+  // leaves (numbers, strings, booleans, lists), and a list replaces, never concatenates: so this is
+  // the layers merged from the lowest to the highest, without merging every layer.
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const info of index.sections) merged[info.name] = { ...index.defaults[info.name] };
   for (const [path, list] of candidates) {
     const known = index.fields.get(path);
     const top = list[0];
-    if (!known || !top) continue;
-    const section = winners[known.section] ?? {};
-    section[known.field.key] = top.value;
-    winners[known.section] = section;
+    if (known && top) (merged[known.section] as Record<string, unknown>)[known.field.key] = top.value;
   }
-  const merged = mergeReplacingArrays(
-    index.defaults as Record<string, Record<string, unknown>>,
-    winners,
-  ) as Record<string, Record<string, unknown>>;
 
   const winner = (path: string): Candidate | undefined => candidates.get(path)?.[0];
   const originOf = (path: string): string | undefined => {
@@ -306,7 +340,7 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
 
   const config: Record<string, Record<string, unknown>> = {};
   for (const { name, section, keys, secret } of index.sections) {
-    const parsed = section.schema.safeParse(merged[name], PARSE_OPTIONS);
+    const parsed = parseSection(section, merged[name]);
     if (!parsed.success) {
       for (const issue of fromZodIssues(parsed.error.issues, {
         prefix: name,
@@ -324,11 +358,16 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   }
   if (issues.length === 0) {
     for (const { name, section } of index.sections) {
-      const checked = section.check(config[name], {
+      const values = config[name] as Record<string, unknown>;
+      if (cleanSections.has(values)) continue;
+      const checked = section.check(values, {
         describeOrigin: (field) => originOf(`${name}.${field}`),
       });
       issues.push(...checked.issues);
       warnings.push(...checked.warnings);
+      // A shared (cached, frozen) section that passed its rules with nothing to say passes again.
+      if (Object.isFrozen(values) && checked.issues.length === 0 && checked.warnings.length === 0)
+        cleanSections.add(values);
     }
     for (const rule of spec.rules ?? []) {
       for (const finding of rule.check(config)) {
