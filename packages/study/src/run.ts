@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { renderPayloadDocument } from "@trainkit/factory";
 import { readManifest, writeJsonAtomic } from "@trainkit/launcher";
 import { StudyError } from "./errors.ts";
+import { countStatuses, pidAlive, sleep } from "./internal/util.ts";
 import {
   foldJournal,
   JOURNAL_FORMAT,
@@ -175,41 +176,6 @@ export async function checkStudyDirectory(
   return { ...(previous ? { previous } : {}), state };
 }
 
-/** Whether a process runs (a zombie, dead but not yet reaped, does not). */
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !/^\d+ \(.*\) [ZX] /s.test(stat);
-  } catch {
-    return true;
-  }
-}
-
-function counts(status: ReadonlyMap<number, JobStatus>): Record<JobStatus, number> {
-  const out = {
-    pending: 0,
-    running: 0,
-    succeeded: 0,
-    failed: 0,
-    timeout: 0,
-    out_of_memory: 0,
-    node_fail: 0,
-    preempted: 0,
-    cancelled: 0,
-    interrupted: 0,
-    skipped: 0,
-    suspect: 0,
-  } satisfies Record<JobStatus, number>;
-  for (const s of status.values()) out[s]++;
-  return out;
-}
-
 /** Writes what a job's run reads: payload.json and audit.json in its directory, its infer config. */
 async function writeJobFiles(job: StudyJob, outputDir: string, fresh: boolean): Promise<void> {
   if (fresh) await rm(job.dir, { recursive: true, force: true });
@@ -253,17 +219,6 @@ function manifestJob(
   };
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-
 /**
  * Runs a planned study: writes each job's payload, journals every state change (fsynced), runs the
  * jobs through the executor with retries, budgets and fail-fast, and records the study manifest.
@@ -284,6 +239,35 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
   const status = new Map<number, JobStatus>();
   const attempts = new Map<number, number>();
   const durations = new Map<number, number>();
+  const writeManifest = (endedAt: string | null, journalState: ReadonlyMap<number, JournalJobState>) =>
+    writeStudyManifest(dir, {
+      format: "trainkit-study-manifest/1",
+      study: spec.name,
+      specFile: plan.spec.file,
+      specSha256: plan.spec.sha256,
+      executor: executor.kind,
+      argv: [...(options.argv ?? [])],
+      where: [...(options.where ?? [])],
+      only: [...(options.only ?? [])],
+      globalOptions: plan.globalPaths,
+      cwd: options.cwd ?? process.cwd(),
+      report: spec.report,
+      axes: plan.axes,
+      ...(options.executorSettings ? { executorSettings: options.executorSettings } : {}),
+      startedAt,
+      endedAt,
+      jobs: mergeJobs(
+        previous,
+        plan.jobs.map((j) =>
+          manifestJob(
+            j,
+            status.get(j.index) ?? "pending",
+            journalState.get(j.index),
+            durations.get(j.index) ?? null,
+          ),
+        ),
+      ),
+    });
   try {
     if (!previous || options.replan) {
       journal.append({
@@ -338,34 +322,7 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
         dir,
         fresh.has(job.index) && (options.rerun !== undefined || options.replan === true),
       );
-    await writeStudyManifest(dir, {
-      format: "trainkit-study-manifest/1",
-      study: spec.name,
-      specFile: plan.spec.file,
-      specSha256: plan.spec.sha256,
-      executor: executor.kind,
-      argv: [...(options.argv ?? [])],
-      where: [...(options.where ?? [])],
-      only: [...(options.only ?? [])],
-      globalOptions: plan.globalPaths,
-      cwd: options.cwd ?? process.cwd(),
-      report: spec.report,
-      axes: plan.axes,
-      ...(options.executorSettings ? { executorSettings: options.executorSettings } : {}),
-      startedAt,
-      endedAt: null,
-      jobs: mergeJobs(
-        previous,
-        plan.jobs.map((j) =>
-          manifestJob(
-            j,
-            status.get(j.index) ?? "pending",
-            state.get(j.index),
-            durations.get(j.index) ?? null,
-          ),
-        ),
-      ),
-    });
+    await writeManifest(null, state);
 
     const ctx: ExecutorContext = {
       studyDir: dir,
@@ -388,7 +345,12 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
       status.set(event.index, event.status);
       journal.append({ type: "job", ...event, ...(reason ? { reason } : {}) });
       const job = byIndex.get(event.index) as StudyJob;
-      progress.event(event, { ...job, nepochs: job.payload.config.training.nepochs }, counts(status), reason);
+      progress.event(
+        event,
+        { ...job, nepochs: job.payload.config.training.nepochs },
+        countStatuses(status.values()),
+        reason,
+      );
     };
     const skipAll = (reason: string) => {
       for (const job of queue.splice(0))
@@ -423,7 +385,7 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
       }
       return undefined;
     };
-    progress.start(plan.jobs.length, counts(status));
+    progress.start(plan.jobs.length, countStatuses(status.values()));
 
     while (queue.length > 0 || inFlight > 0 || retryAt.size > 0) {
       if (options.signal?.aborted && !interrupted) {
@@ -527,7 +489,7 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
         }
       }
     }
-    const finalCounts = counts(status);
+    const finalCounts = countStatuses(status.values());
     if (queuedOnly || leftRunning) {
       journal.append({
         type: "note",
@@ -538,29 +500,7 @@ export async function runStudy(plan: StudyPlan, options: RunStudyOptions): Promi
       });
     } else journal.append({ type: "finished", time: new Date().toISOString(), counts: finalCounts });
     const fold = foldJournal(readJournal(journalPath(dir)) ?? []);
-    await writeStudyManifest(dir, {
-      format: "trainkit-study-manifest/1",
-      study: spec.name,
-      specFile: plan.spec.file,
-      specSha256: plan.spec.sha256,
-      executor: executor.kind,
-      argv: [...(options.argv ?? [])],
-      where: [...(options.where ?? [])],
-      only: [...(options.only ?? [])],
-      globalOptions: plan.globalPaths,
-      cwd: options.cwd ?? process.cwd(),
-      report: spec.report,
-      axes: plan.axes,
-      ...(options.executorSettings ? { executorSettings: options.executorSettings } : {}),
-      startedAt,
-      endedAt: queuedOnly || leftRunning ? null : new Date().toISOString(),
-      jobs: mergeJobs(
-        previous,
-        plan.jobs.map((j) =>
-          manifestJob(j, status.get(j.index) ?? "pending", fold.get(j.index), durations.get(j.index) ?? null),
-        ),
-      ),
-    });
+    await writeManifest(queuedOnly || leftRunning ? null : new Date().toISOString(), fold);
     progress.stop(finalCounts);
     if (queuedOnly) return { dir, counts: finalCounts, exitCode: 0, queuedOnly: true };
     const bad = plan.jobs.some((j) => status.get(j.index) !== "succeeded");

@@ -1,28 +1,11 @@
+import { countStatuses } from "./internal/util.ts";
 import { liveMetrics, summary } from "./progress.ts";
 import { collectResults } from "./results.ts";
-import type { JobStatus } from "./types.ts";
 
 /** A table of every job's state, from the journal and run directories (works from any shell). */
 export async function studyStatus(studyDir: string): Promise<string> {
   const { manifest, rows } = await collectResults(studyDir);
-  const counts = Object.fromEntries(
-    (
-      [
-        "pending",
-        "running",
-        "succeeded",
-        "failed",
-        "timeout",
-        "out_of_memory",
-        "node_fail",
-        "preempted",
-        "cancelled",
-        "interrupted",
-        "skipped",
-        "suspect",
-      ] as const
-    ).map((s) => [s, 0]),
-  ) as Record<JobStatus, number>;
+  const counts = countStatuses([]);
   const lines: string[][] = [
     ["index", "label", "status", "attempts", "duration", manifest.report.metric, "progress"],
   ];

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { StudyError } from "./errors.ts";
 import { EXECUTORS } from "./executors.ts";
+import { countStatuses, sleep } from "./internal/util.ts";
 import { foldJournal, Journal, journalPath, readJournal } from "./journal.ts";
 import { acquireLock } from "./lock.ts";
 import { createPlainProgress, type ProgressJob, type ProgressView } from "./progress.ts";
@@ -41,17 +42,6 @@ export interface WatchOutcome {
   readonly manifest: StudyManifest;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-
 /**
  * Reattaches to a study whose jobs a cluster runs (from any shell, also after the orchestrator was
  * killed): rebuilds the executor from the study directory, polls it, journals every change (the
@@ -86,24 +76,7 @@ export async function watchStudy(studyDir: string, options: WatchOptions): Promi
     );
     const jobs = new Map(manifest.jobs.map((j) => [j.index, j]));
     const progress = options.progress ?? createPlainProgress(options.io.stdout);
-    const counts = () => {
-      const c: Record<JobStatus, number> = {
-        pending: 0,
-        running: 0,
-        succeeded: 0,
-        failed: 0,
-        timeout: 0,
-        out_of_memory: 0,
-        node_fail: 0,
-        preempted: 0,
-        cancelled: 0,
-        interrupted: 0,
-        skipped: 0,
-        suspect: 0,
-      };
-      for (const s of status.values()) c[s]++;
-      return c;
-    };
+    const counts = () => countStatuses(status.values());
     const ctx: ExecutorContext = {
       studyDir,
       maxWorkers: 1,
