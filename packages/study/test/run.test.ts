@@ -162,13 +162,12 @@ describe("runStudy", () => {
   });
 
   it("keeps job indices and directories when --replan appends a value to an axis", async () => {
-    const { out, loaded } = await study([8, 16]);
+    const { out } = await study([8, 16]);
     const two = (values: string) =>
       parseStudySpec(
         `name: s\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${data}/data/dose_1e6/train.npz\n    nepochs: 2\nmatrix:\n  training.nGroups: [8, 16]\n  execution.seed: [${values}]\n`,
         "spec.yaml",
       );
-    void loaded;
     const first = await planStudy(await two("1, 2"), { programs });
     await runStudy(first, { io: io().io });
     const manifest = JSON.parse(readFileSync(join(out, "study-manifest.json"), "utf8")) as {
