@@ -75,7 +75,8 @@ export async function writeStudyManifest(studyDir: string, manifest: StudyManife
   await writeJsonAtomic(join(studyDir, MANIFEST_FILE), manifest);
 }
 
-const NO_METRICS: JobMetrics = {
+/** A job without any metric (nothing recorded yet, or a failed run). */
+export const NO_METRICS: JobMetrics = {
   trainLoss: null,
   valLoss: null,
   amplitudePsnr: null,

@@ -1,7 +1,9 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeSimulatedDataset } from "@trainkit/data";
+import type { ReportOptions } from "../src/statistics.ts";
+import type { ResultRow } from "../src/types.ts";
 
 export function tempDir(prefix = "trainkit-study-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -29,3 +31,18 @@ export function writeText(dir: string, name: string, text: string): string {
   writeFileSync(path, text);
   return path;
 }
+
+/** The rows of `fixtures/report/<name>` (a dose x loss study with one failed and one timed-out job). */
+export function reportFixture(name = "dose-rows.json"): ResultRow[] {
+  return JSON.parse(
+    readFileSync(new URL(`./fixtures/report/${name}`, import.meta.url), "utf8"),
+  ) as ResultRow[];
+}
+
+/** The report options of that fixture. */
+export const DOSE_OPTIONS: ReportOptions = {
+  studyName: "dose",
+  metric: "amplitudePsnr",
+  mode: "max",
+  axes: ["training.nphotons", "loss"],
+};

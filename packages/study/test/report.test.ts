@@ -1,30 +1,15 @@
-import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { metricFigureSpec, wrap, xScaleFor } from "../src/report/figures.ts";
 import { renderSvg } from "../src/report/svg.ts";
 import { renderReport, resultsCsv } from "../src/report.ts";
+import { NO_METRICS } from "../src/results.ts";
 import { computeStatistics, type ReportOptions } from "../src/statistics.ts";
-import type { JobMetrics, ResultRow } from "../src/types.ts";
+import type { ResultRow } from "../src/types.ts";
+import { DOSE_OPTIONS, reportFixture } from "./helpers.ts";
 
-const rows = JSON.parse(
-  readFileSync(new URL("./fixtures/report/dose-rows.json", import.meta.url), "utf8"),
-) as ResultRow[];
+const rows = reportFixture();
 
-const OPTIONS: ReportOptions = {
-  studyName: "dose",
-  metric: "amplitudePsnr",
-  mode: "max",
-  axes: ["training.nphotons", "loss"],
-};
-
-const NO_METRICS: JobMetrics = {
-  trainLoss: null,
-  valLoss: null,
-  amplitudePsnr: null,
-  amplitudeSsim: null,
-  phasePsnr: null,
-  phaseSsim: null,
-};
+const OPTIONS = DOSE_OPTIONS;
 
 // ---------------------------------------------------------------------------------------------
 // A small XML reader: enough to check an SVG is well formed and to walk its elements.

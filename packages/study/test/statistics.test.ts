@@ -1,32 +1,8 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  computeStatistics,
-  type ReportOptions,
-  studentTCdf,
-  studentTQuantile,
-  summarize,
-} from "../src/statistics.ts";
+import { NO_METRICS } from "../src/results.ts";
+import { computeStatistics, studentTCdf, studentTQuantile, summarize } from "../src/statistics.ts";
 import type { JobMetrics, ResultRow } from "../src/types.ts";
-
-const fixture = (name: string): ResultRow[] =>
-  JSON.parse(readFileSync(new URL(`./fixtures/report/${name}`, import.meta.url), "utf8")) as ResultRow[];
-
-const DOSE_OPTIONS: ReportOptions = {
-  studyName: "dose",
-  metric: "amplitudePsnr",
-  mode: "max",
-  axes: ["training.nphotons", "loss"],
-};
-
-const NO_METRICS: JobMetrics = {
-  trainLoss: null,
-  valLoss: null,
-  amplitudePsnr: null,
-  amplitudeSsim: null,
-  phasePsnr: null,
-  phaseSsim: null,
-};
+import { DOSE_OPTIONS, reportFixture } from "./helpers.ts";
 
 /** A result row with the given fields; the variation is the label unless given. */
 function row(fields: Partial<ResultRow> & { index: number }): ResultRow {
@@ -153,7 +129,7 @@ describe("summarize", () => {
 });
 
 describe("computeStatistics", () => {
-  const rows = fixture("dose-rows.json");
+  const rows = reportFixture();
   const stats = computeStatistics(rows, DOSE_OPTIONS);
 
   it("summarises each variation over its repeats, counting succeeded jobs only", () => {
