@@ -100,13 +100,19 @@ export function resolvePayload<K extends PayloadKind>(
   warnings: readonly ConfigWarning[] = [],
 ): K extends "training" ? TrainingPayload : InferencePayload {
   const resolution = resolve<Record<string, Record<string, unknown>>>(PAYLOAD_SPECS[kind], layers);
+  // The legacy dictionary is made when first read: a job's own process bridges it, once; a planner
+  // resolving 10,000 payloads never needs it.
+  let legacy: Payload<PayloadKind, unknown>["legacy"] | undefined;
   const payload: Payload<PayloadKind, unknown> = {
     kind,
     config: resolution.config,
     audit: resolution.audit,
     warnings: [...warnings, ...resolution.warnings],
     overridesApplied: resolution.overridesApplied,
-    legacy: toLegacyParams(kind, resolution.config),
+    get legacy() {
+      legacy ??= toLegacyParams(kind, resolution.config);
+      return legacy;
+    },
   };
   return payload as K extends "training" ? TrainingPayload : InferencePayload;
 }

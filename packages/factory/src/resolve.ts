@@ -12,6 +12,7 @@ import {
   renderValue,
   type Section,
 } from "@trainkit/config-meta";
+import type { z } from "zod";
 import { type AuditEntry, mask, type ShadowedValue } from "./audit.ts";
 import type { Layer } from "./layer.ts";
 import { describeOrigin, type Level, levelRank, type Origin } from "./levels.ts";
@@ -55,6 +56,18 @@ interface Candidate {
   readonly entry: number;
 }
 
+/**
+ * The precedence of values set for one field, highest first: the higher level (lower rank); within
+ * a level, the later layer; within a layer, the later entry. The one rule, for `resolve` and
+ * `peekValue` alike.
+ */
+function byPrecedence(a: Candidate, b: Candidate): number {
+  return a.rank - b.rank || b.layer - a.layer || b.entry - a.entry;
+}
+
+/** Audit entries by origin and value, with how many are kept. */
+type SoleEntries = Map<Origin, Map<unknown, AuditEntry>> & { kept: number };
+
 interface SectionInfo {
   readonly name: string;
   readonly section: AnySection;
@@ -65,6 +78,10 @@ interface SectionInfo {
   readonly secret: ReadonlySet<string>;
   /** The audit entry of each field when nothing above the default sets it (shared, frozen). */
   readonly defaultEntries: readonly AuditEntry[];
+  /** What each field's value shadows when one source alone sets it: its default, or nothing (frozen). */
+  readonly shadowsAlone: readonly (readonly ShadowedValue[])[];
+  /** Per field, the audit entries of values set by one source alone, by origin and value (bounded). */
+  readonly soleEntries: readonly SoleEntries[];
 }
 
 const DEFAULT_ORIGIN: Origin = Object.freeze({ kind: "default" });
@@ -76,15 +93,22 @@ const NOTHING_SHADOWED: readonly ShadowedValue[] = Object.freeze([]);
  * same model, the same execution settings but a seed), so each distinct section is parsed once.
  * Successful results are frozen and shared; the cache is bounded.
  */
-const parsedSections = new WeakMap<AnySection, Map<string, { success: true; data: unknown }>>();
+interface ParsedSection {
+  readonly success: true;
+  readonly data: unknown;
+  readonly cached: true;
+  /** Set once the section's own rules found nothing in it: then they need not run again. */
+  clean?: boolean;
+}
+const parsedSections = new WeakMap<AnySection, Map<string, ParsedSection>>();
 const PARSE_CACHE_SIZE = 512;
-/** Shared sections whose own rules found nothing. */
-const cleanSections = new WeakSet<object>();
 
-/** Whether JSON tells a section's input apart from every other (no NaN, Infinity or nesting). */
-function cacheable(input: unknown): input is Record<string, unknown> {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) return false;
-  for (const value of Object.values(input)) {
+/**
+ * Whether JSON tells these values apart from any others (no NaN, Infinity, -0 or nested objects), so
+ * that their JSON can key the cache.
+ */
+function cacheable(values: readonly unknown[]): boolean {
+  for (const value of values) {
     if (typeof value === "number" && !Number.isFinite(value)) return false;
     if (
       Array.isArray(value) &&
@@ -96,22 +120,104 @@ function cacheable(input: unknown): input is Record<string, unknown> {
   return true;
 }
 
-function parseSection(section: AnySection, input: unknown) {
-  if (!cacheable(input)) return section.schema.safeParse(input, PARSE_OPTIONS);
+/**
+ * Parses a section's merged input. `overrides` are the `[key, value]` pairs set above the defaults,
+ * in the order they were merged: with the defaults, which never change, they are the whole input, so
+ * their JSON keys the cache (a short key, where the whole section's JSON would be long).
+ */
+function parseSection(section: AnySection, input: Record<string, unknown>, overrides: readonly unknown[]) {
+  const values: unknown[] = [];
+  for (let i = 1; i < overrides.length; i += 2) values.push(overrides[i]);
+  if (!cacheable(values)) return section.schema.safeParse(input, PARSE_OPTIONS);
   let cache = parsedSections.get(section);
   if (!cache) {
     cache = new Map();
     parsedSections.set(section, cache);
   }
-  const key = JSON.stringify(input);
+  const key = JSON.stringify(overrides);
   const hit = cache.get(key);
   if (hit) return hit;
-  const parsed = section.schema.safeParse(input, PARSE_OPTIONS);
+  const data = fieldwise(section, input);
+  const parsed = data ? { success: true as const, data } : section.schema.safeParse(input, PARSE_OPTIONS);
   if (!parsed.success) return parsed;
   if (cache.size >= PARSE_CACHE_SIZE) cache.clear();
-  const result = { success: true as const, data: Object.freeze(parsed.data) };
+  const result: ParsedSection = { success: true, data: Object.freeze(parsed.data), cached: true };
   cache.set(key, result);
   return result;
+}
+
+interface FieldParser {
+  readonly key: string;
+  readonly schema: z.ZodType;
+  /** Whether zod leaves the key out of the output when it is absent from the input. */
+  readonly absentOmitted: boolean;
+  /** Parsed values of primitive inputs whose outputs are primitives too (bounded). */
+  readonly memo: Map<unknown, unknown>;
+}
+
+const FIELD_MEMO_SIZE = 1024;
+const fieldParsers = new WeakMap<AnySection, readonly FieldParser[] | null>();
+
+/**
+ * A section's fields, when its schema is a plain object of independent fields (no object-level
+ * checks): then parsing it is parsing each field, and each field's parse of a primitive value is
+ * remembered. Null for any other schema.
+ */
+function fieldParsersOf(section: AnySection): readonly FieldParser[] | null {
+  let found = fieldParsers.get(section);
+  if (found !== undefined) return found;
+  const def = section.schema._zod.def as { type: string; checks?: readonly unknown[] };
+  found =
+    def.type === "object" && (def.checks?.length ?? 0) === 0
+      ? Object.entries(section.schema.shape as Record<string, z.ZodType>).map(([key, schema]) => ({
+          key,
+          schema,
+          absentOmitted: schema._zod.optin === "optional" && schema._zod.optout === "optional",
+          memo: new Map(),
+        }))
+      : null;
+  fieldParsers.set(section, found);
+  return found;
+}
+
+function isPrimitive(value: unknown): boolean {
+  return value === null || (typeof value !== "object" && typeof value !== "function");
+}
+
+/**
+ * The section parsed field by field: the same output as the schema's parse (a property test holds
+ * them equal), or undefined when anything is unusual (an unknown key, an absent field zod would
+ * report, a value that fails), for the schema's own parse to report.
+ */
+export function fieldwise(
+  section: AnySection,
+  input: Readonly<Record<string, unknown>>,
+): Record<string, unknown> | undefined {
+  const parsers = fieldParsersOf(section);
+  if (!parsers) return undefined;
+  const out: Record<string, unknown> = {};
+  let present = 0;
+  for (const parser of parsers) {
+    if (!Object.hasOwn(input, parser.key)) {
+      if (!parser.absentOmitted) return undefined;
+      continue;
+    }
+    present++;
+    const value = input[parser.key];
+    let parsed: unknown;
+    if (isPrimitive(value) && parser.memo.has(value)) parsed = parser.memo.get(value);
+    else {
+      const result = parser.schema.safeParse(value);
+      if (!result.success) return undefined;
+      parsed = result.data;
+      if (isPrimitive(value) && isPrimitive(parsed)) {
+        if (parser.memo.size >= FIELD_MEMO_SIZE) parser.memo.clear();
+        parser.memo.set(value, parsed);
+      }
+    }
+    out[parser.key] = parsed;
+  }
+  return present === Object.keys(input).length ? out : undefined;
 }
 
 interface Index {
@@ -159,6 +265,20 @@ function indexOf(spec: PayloadSpec): Index {
           shadowed: NOTHING_SHADOWED,
         }),
       ),
+      shadowsAlone: list.map((f) =>
+        Object.freeze(
+          f.hasDefault
+            ? [
+                Object.freeze({
+                  level: "default" as const,
+                  origin: DEFAULT_ORIGIN,
+                  value: mask(f.defaultValue, f.meta.secret === true),
+                }),
+              ]
+            : [],
+        ),
+      ),
+      soleEntries: list.map(() => Object.assign(new Map(), { kept: 0 })),
       secret: new Set(list.filter((f) => f.meta.secret).map((f) => f.key)),
     };
   });
@@ -305,19 +425,23 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   });
   if (issues.length > 0) throw new ConfigError(issues);
 
-  for (const list of candidates.values()) {
-    list.sort((a, b) => a.rank - b.rank || b.layer - a.layer || b.entry - a.entry);
-  }
+  for (const list of candidates.values()) list.sort(byPrecedence);
 
   // Merge: the defaults, then each field's highest-precedence candidate (sorted above). Values are
   // leaves (numbers, strings, booleans, lists), and a list replaces, never concatenates: so this is
   // the layers merged from the lowest to the highest, without merging every layer.
   const merged: Record<string, Record<string, unknown>> = {};
-  for (const info of index.sections) merged[info.name] = { ...index.defaults[info.name] };
+  const overrides: Record<string, unknown[]> = {};
+  for (const info of index.sections) {
+    merged[info.name] = { ...index.defaults[info.name] };
+    overrides[info.name] = [];
+  }
   for (const [path, list] of candidates) {
     const known = index.fields.get(path);
     const top = list[0];
-    if (known && top) (merged[known.section] as Record<string, unknown>)[known.field.key] = top.value;
+    if (!known || !top) continue;
+    (merged[known.section] as Record<string, unknown>)[known.field.key] = top.value;
+    overrides[known.section]?.push(known.field.key, top.value);
   }
 
   const winner = (path: string): Candidate | undefined => candidates.get(path)?.[0];
@@ -339,8 +463,9 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   }
 
   const config: Record<string, Record<string, unknown>> = {};
+  const cached: (ParsedSection | undefined)[] = [];
   for (const { name, section, keys, secret } of index.sections) {
-    const parsed = parseSection(section, merged[name]);
+    const parsed = parseSection(section, merged[name] as Record<string, unknown>, overrides[name] ?? []);
     if (!parsed.success) {
       for (const issue of fromZodIssues(parsed.error.issues, {
         prefix: name,
@@ -355,20 +480,21 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
       continue;
     }
     config[name] = parsed.data as Record<string, unknown>;
+    cached.push("cached" in parsed ? parsed : undefined);
   }
   if (issues.length === 0) {
-    for (const { name, section } of index.sections) {
+    index.sections.forEach(({ name, section }, i) => {
       const values = config[name] as Record<string, unknown>;
-      if (cleanSections.has(values)) continue;
+      const entry = cached[i];
+      if (entry?.clean) return;
       const checked = section.check(values, {
         describeOrigin: (field) => originOf(`${name}.${field}`),
       });
       issues.push(...checked.issues);
       warnings.push(...checked.warnings);
-      // A shared (cached, frozen) section that passed its rules with nothing to say passes again.
-      if (Object.isFrozen(values) && checked.issues.length === 0 && checked.warnings.length === 0)
-        cleanSections.add(values);
-    }
+      // A shared (cached) section that passed its rules with nothing to say passes again.
+      if (entry && checked.issues.length === 0 && checked.warnings.length === 0) entry.clean = true;
+    });
     for (const rule of spec.rules ?? []) {
       for (const finding of rule.check(config)) {
         if (finding.severity === "warning") {
@@ -397,7 +523,8 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
 
   const audit: AuditEntry[] = [];
   const overridesApplied: Record<string, unknown> = {};
-  for (const { name, fields, paths, defaultEntries } of index.sections) {
+  for (const info of index.sections) {
+    const { name, fields, paths, defaultEntries, shadowsAlone } = info;
     const values = config[name] ?? {};
     fields.forEach((field, i) => {
       const path = paths[i]!;
@@ -409,14 +536,16 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
         audit.push(defaultEntries[i]!);
         return;
       }
-      const shadowed: ShadowedValue[] = [];
-      for (let j = 1; j < list.length; j++) {
-        const c = list[j]!;
-        shadowed.push({ level: c.level, origin: c.origin, value: mask(c.value, secret) });
+      if (list.length === 1) audit.push(soleEntry(info, i, top, value));
+      else {
+        const shadowed: ShadowedValue[] = [];
+        for (let j = 1; j < list.length; j++) {
+          const c = list[j]!;
+          shadowed.push({ level: c.level, origin: c.origin, value: mask(c.value, secret) });
+        }
+        shadowed.push(...shadowsAlone[i]!);
+        audit.push({ path, value: mask(value, secret), level: top.level, origin: top.origin, shadowed });
       }
-      if (field.hasDefault)
-        shadowed.push({ level: "default", origin: DEFAULT_ORIGIN, value: mask(field.defaultValue, secret) });
-      audit.push({ path, value: mask(value, secret), level: top.level, origin: top.origin, shadowed });
       overridesApplied[field.meta.upstream] = mask(value, secret);
       if (top.level === "inferred") return;
       const inferred = list.find((c) => c.level === "inferred");
@@ -432,6 +561,43 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   return { config: config as C, audit, warnings, overridesApplied };
 }
 
+/** At most this many shared entries are kept per field. */
+const SOLE_ENTRIES = 512;
+
+/**
+ * The audit entry of a field that one source alone sets (it shadows only the default). The jobs of a
+ * study share their sources' origins, so the entries of the values they agree on are shared too
+ * (frozen): 10,000 payloads do not hold 10,000 copies of the same entry.
+ */
+function soleEntry(info: SectionInfo, i: number, top: Candidate, value: unknown): AuditEntry {
+  const field = info.fields[i]!;
+  const make = (): AuditEntry =>
+    Object.freeze({
+      path: info.paths[i]!,
+      value: mask(value, field.meta.secret === true),
+      level: top.level,
+      origin: top.origin,
+      shadowed: info.shadowsAlone[i]!,
+    });
+  if (!isPrimitive(value)) return make();
+  const memo = info.soleEntries[i]!;
+  let entry = memo.get(top.origin)?.get(value);
+  if (entry !== undefined && entry.level === top.level) return entry;
+  entry = make();
+  if (memo.kept >= SOLE_ENTRIES) {
+    memo.clear();
+    memo.kept = 0;
+  }
+  let byValue = memo.get(top.origin);
+  if (byValue === undefined) {
+    byValue = new Map();
+    memo.set(top.origin, byValue);
+  }
+  if (!byValue.has(value)) memo.kept++;
+  byValue.set(value, entry);
+  return entry;
+}
+
 /**
  * The value the highest-precedence layer gives `path` (aliases applied), without validating anything:
  * the factory needs the data file's path before it can infer values from the data.
@@ -442,15 +608,21 @@ export function peekValue(
   path: string,
 ): { readonly value: unknown; readonly origin: Origin } | undefined {
   const index = indexOf(spec);
-  let best: { value: unknown; origin: Origin; rank: number; layer: number } | undefined;
-  layers.forEach((layer, i) => {
+  let best: Candidate | undefined;
+  layers.forEach((layer, layerIndex) => {
     const rank = levelRank(layer.level);
-    for (const entry of layer.entries) {
-      if (entry.value === undefined || (index.aliases.get(entry.path)?.path ?? entry.path) !== path) continue;
-      if (!best || rank < best.rank || (rank === best.rank && i >= best.layer)) {
-        best = { value: entry.value, origin: entry.origin, rank, layer: i };
-      }
-    }
+    layer.entries.forEach((entry, entryIndex) => {
+      if (entry.value === undefined || (index.aliases.get(entry.path)?.path ?? entry.path) !== path) return;
+      const candidate = {
+        level: layer.level,
+        origin: entry.origin,
+        value: entry.value,
+        rank,
+        layer: layerIndex,
+        entry: entryIndex,
+      };
+      if (!best || byPrecedence(candidate, best) < 0) best = candidate;
+    });
   });
   if (!best) return undefined;
   // Value aliases first (`Supervised` -> `supervised`), so every rule sees the canonical value.

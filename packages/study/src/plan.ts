@@ -396,9 +396,18 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
   const axes = buildAxes(loaded);
   const combos = combinations(loaded, axes, folds);
   const file = loaded.file;
+  // One origin object per place in the spec, shared by every job it sets (the factory shares the
+  // audit entries of values that come from one origin).
+  const origins = new Map<string, Origin>();
   const studyOrigin = (where: SpecPath, axis: string): Origin => {
-    const pos = loaded.at(where);
-    return { kind: "study", file, line: pos.line, column: pos.column, axis };
+    const key = `${where.join("\u0000")}\u0000\u0000${axis}`;
+    let origin = origins.get(key);
+    if (!origin) {
+      const pos = loaded.at(where);
+      origin = Object.freeze({ kind: "study", file, line: pos.line, column: pos.column, axis });
+      origins.set(key, origin);
+    }
+    return origin;
   };
 
   // Global options: what they set, and collisions with what the study varies.
@@ -472,20 +481,24 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
       throw error;
     }
   }
-  const baseEntries = (names: ReadonlyMap<string, string>, unknown: Set<string>): LayerEntry[] => {
-    const entries: LayerEntry[] = [];
-    for (const section of ["model", "training", "execution", "inference"] as const) {
-      for (const [k, v] of Object.entries(spec.base[section] ?? {})) {
-        const pos = loaded.at(["base", section, k]);
-        entries.push({
-          path: `${section}.${k}`,
-          value: substitute(v, names, unknown),
-          origin: { kind: "file", file, line: pos.line, column: pos.column },
-        });
-      }
-    }
-    return entries;
-  };
+  // The spec's base values, each with its origin; an entry whose value has no template is shared by
+  // every job.
+  const baseValues = (["model", "training", "execution", "inference"] as const).flatMap((section) =>
+    Object.entries(spec.base[section] ?? {}).map(([k, v]) => {
+      const pos = loaded.at(["base", section, k]);
+      const entry: LayerEntry = {
+        path: `${section}.${k}`,
+        value: v,
+        origin: Object.freeze({ kind: "file", file, line: pos.line, column: pos.column }),
+      };
+      return entry;
+    }),
+  );
+  const baseEntries = (names: ReadonlyMap<string, string>, unknown: Set<string>): LayerEntry[] =>
+    baseValues.map((entry) => {
+      const value = substitute(entry.value, names, unknown);
+      return value === entry.value ? entry : { ...entry, value };
+    });
 
   // Every job's layers (no inferred level yet).
   const environment = options.environment ?? { ...detectEnvironment(), isTTY: false };
