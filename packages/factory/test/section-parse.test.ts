@@ -96,6 +96,27 @@ describe("the cache of parsed sections", () => {
       );
       expect(payload.config.training.outputDir).toBe(`runs/${i}`);
       expect(payload.config.execution.learningRate).toBe((1 + (i % 7)) * 1e-4);
+      const entry = (path: string) => payload.audit.find((a) => a.path === path);
+      expect(entry("training.outputDir")?.value).toBe(`runs/${i}`);
+      expect(entry("execution.learningRate")).toMatchObject({
+        value: (1 + (i % 7)) * 1e-4,
+        level: "override",
+        shadowed: [{ level: "default" }],
+      });
     }
+  });
+
+  it("shares the audit entry of a value one origin sets, and only while value and level agree", () => {
+    const origin = { kind: "file" as const, file: "base.yaml", line: 3, column: 5 };
+    const at = (level: "config" | "override", value: number) =>
+      resolvePayload("training", [
+        ...layer({}),
+        { level, entries: [{ path: "training.batchSize", value, origin }] },
+      ]).audit.find((a) => a.path === "training.batchSize");
+    const first = at("config", 32);
+    expect(at("config", 32)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(at("config", 64)).toMatchObject({ value: 64, level: "config", origin });
+    expect(at("override", 32)).toMatchObject({ value: 32, level: "override" });
   });
 });
