@@ -125,10 +125,14 @@ function cacheable(values: readonly unknown[]): boolean {
  * in the order they were merged: with the defaults, which never change, they are the whole input, so
  * their JSON keys the cache (a short key, where the whole section's JSON would be long).
  */
-function parseSection(section: AnySection, input: Record<string, unknown>, overrides: readonly unknown[]) {
+function parseSection(
+  section: AnySection,
+  inputOf: () => Record<string, unknown>,
+  overrides: readonly unknown[],
+) {
   const values: unknown[] = [];
   for (let i = 1; i < overrides.length; i += 2) values.push(overrides[i]);
-  if (!cacheable(values)) return section.schema.safeParse(input, PARSE_OPTIONS);
+  if (!cacheable(values)) return section.schema.safeParse(inputOf(), PARSE_OPTIONS);
   let cache = parsedSections.get(section);
   if (!cache) {
     cache = new Map();
@@ -137,6 +141,7 @@ function parseSection(section: AnySection, input: Record<string, unknown>, overr
   const key = JSON.stringify(overrides);
   const hit = cache.get(key);
   if (hit) return hit;
+  const input = inputOf();
   const data = fieldwise(section, input);
   const parsed = data ? { success: true as const, data } : section.schema.safeParse(input, PARSE_OPTIONS);
   if (!parsed.success) return parsed;
@@ -430,19 +435,26 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   // Merge: the defaults, then each field's highest-precedence candidate (sorted above). Values are
   // leaves (numbers, strings, booleans, lists), and a list replaces, never concatenates: so this is
   // the layers merged from the lowest to the highest, without merging every layer.
-  const merged: Record<string, Record<string, unknown>> = {};
+  // Each section's input is its defaults with the winning values over them; the pairs alone key the
+  // cache of parsed sections, so the input is built only when the section must be parsed.
   const overrides: Record<string, unknown[]> = {};
-  for (const info of index.sections) {
-    merged[info.name] = { ...index.defaults[info.name] };
-    overrides[info.name] = [];
-  }
+  for (const info of index.sections) overrides[info.name] = [];
   for (const [path, list] of candidates) {
     const known = index.fields.get(path);
     const top = list[0];
-    if (!known || !top) continue;
-    (merged[known.section] as Record<string, unknown>)[known.field.key] = top.value;
-    overrides[known.section]?.push(known.field.key, top.value);
+    if (known && top) overrides[known.section]?.push(known.field.key, top.value);
   }
+  const merged: Record<string, Record<string, unknown>> = {};
+  const inputOf = (name: string): Record<string, unknown> => {
+    let input = merged[name];
+    if (!input) {
+      input = { ...index.defaults[name] };
+      const pairs = overrides[name] ?? [];
+      for (let i = 0; i < pairs.length; i += 2) input[pairs[i] as string] = pairs[i + 1];
+      merged[name] = input;
+    }
+    return input;
+  };
 
   const winner = (path: string): Candidate | undefined => candidates.get(path)?.[0];
   const originOf = (path: string): string | undefined => {
@@ -465,11 +477,11 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   const config: Record<string, Record<string, unknown>> = {};
   const cached: (ParsedSection | undefined)[] = [];
   for (const { name, section, keys, secret } of index.sections) {
-    const parsed = parseSection(section, merged[name] as Record<string, unknown>, overrides[name] ?? []);
+    const parsed = parseSection(section, () => inputOf(name), overrides[name] ?? []);
     if (!parsed.success) {
       for (const issue of fromZodIssues(parsed.error.issues, {
         prefix: name,
-        input: merged[name],
+        input: inputOf(name),
         knownKeys: () => keys,
         isSecret: (p) => secret.has(String(p[0])),
       })) {
