@@ -1,12 +1,5 @@
-import { createHash } from "node:crypto";
 import { join } from "node:path";
-import {
-  type ConfigWarning,
-  closestName,
-  coerceFieldValue,
-  isConfigError,
-  listFields,
-} from "@trainkit/config-meta";
+import { type ConfigWarning, closestName, coerceFieldValue, isConfigError } from "@trainkit/config-meta";
 import {
   detectEnvironment,
   environmentEntries,
@@ -18,45 +11,43 @@ import {
   loadConfigFile,
   loadEnvironment,
   type Origin,
-  PAYLOAD_SPECS,
   peekValue,
   type RunEnvironment,
-  renderPayloadDocument,
   type Source,
   type TrainingDataFacts,
   type TrainingPayload,
   trainingDataFiles,
   withProgramValues,
 } from "@trainkit/factory";
-import {
-  BACKENDS,
-  type BackendName,
-  type Capability,
-  type UnsupportedSetting,
-  unsupportedSettings,
-} from "@trainkit/launcher";
+import { BACKENDS, type UnsupportedSetting, unsupportedSettings } from "@trainkit/launcher";
 import { listProblems, StudyError } from "./errors.ts";
-import type { LoadedSpec, SpecPath, StudySpec } from "./spec.ts";
-import type { AxisValue, JobCommand, PlannedJob } from "./types.ts";
+import { jobCommands, payloadSha256 } from "./plan/commands.ts";
+import {
+  capabilitiesOf,
+  type GlobalLauncherFlags,
+  type JobLauncher,
+  launcherEntries,
+  launcherOptionsOf,
+  mergeLauncher,
+  pickLauncher,
+} from "./plan/launcher.ts";
+import {
+  type Axis,
+  buildAxes,
+  type Combination,
+  combinations,
+  FIELD_PATHS,
+  fieldOf,
+  SECTIONS,
+  safe,
+  substitute,
+  TRAINING,
+} from "./plan/matrix.ts";
+import type { LoadedSpec, SpecPath } from "./spec.ts";
+import type { AxisValue, PlannedJob } from "./types.ts";
 
-/** Launcher settings of a job (not part of its payload). */
-export interface JobLauncher {
-  readonly backend: BackendName;
-  readonly command?: string;
-  readonly dialect?: "payload" | "ptycho-torch";
-  readonly allowDropped?: boolean;
-  /** Seconds. */
-  readonly timeout?: number;
-}
-
-/** Launcher flags typed on the study's command line (they apply to every job). */
-export interface GlobalLauncherFlags {
-  readonly backend?: string;
-  readonly command?: string;
-  readonly dialect?: string;
-  readonly allowDropped?: boolean;
-  readonly timeout?: number;
-}
+export { payloadSha256, planFileOf } from "./plan/commands.ts";
+export type { GlobalLauncherFlags, JobLauncher } from "./plan/launcher.ts";
 
 export interface PlanOptions {
   /** Global flags as layers (override and execution levels), e.g. from cli-kit's `parseArgv`. */
@@ -106,249 +97,6 @@ export interface StudyPlan {
   readonly warnings: readonly ConfigWarning[];
 }
 
-interface AxisOption {
-  readonly display: string;
-  /** For path axes: the value; for named axes: the partial payload. */
-  readonly value: unknown;
-  /** Where the value was written. */
-  readonly where: SpecPath;
-}
-
-interface Axis {
-  readonly key: string;
-  /** Short name in labels. */
-  readonly short: string;
-  readonly kind: "path" | "named";
-  /** Canonical payload path of a path axis. */
-  readonly path?: string;
-  readonly options: readonly AxisOption[];
-}
-
-interface Combination {
-  readonly picks: readonly (AxisOption | undefined)[];
-  readonly name: string | null;
-  readonly repeat: number | null;
-  readonly fold: number | null;
-  /** Where an include entry was written (its origin for values not on an axis). */
-  readonly include?: number;
-}
-
-const TRAINING = PAYLOAD_SPECS.training;
-const SECTIONS = Object.keys(TRAINING.sections);
-
-/** Canonical paths of every training-payload field, and alias paths to their canonical path. */
-const FIELD_PATHS: ReadonlyMap<string, string> = (() => {
-  const map = new Map<string, string>();
-  for (const [name, section] of Object.entries(TRAINING.sections)) {
-    for (const field of listFields(section.schema)) {
-      map.set(`${name}.${field.key}`, `${name}.${field.key}`);
-      for (const alias of field.meta.aliases ?? []) map.set(`${name}.${alias.name}`, `${name}.${field.key}`);
-    }
-  }
-  return map;
-})();
-
-function fieldOf(path: string) {
-  const [section, key] = path.split(".") as [string, string];
-  const schema = TRAINING.sections[section]?.schema;
-  return schema ? listFields(schema).find((f) => f.key === key) : undefined;
-}
-
-function displayOf(value: unknown, written: string | undefined): string {
-  if (written !== undefined && /^[^\s'"]+$/.test(written)) return written;
-  if (Array.isArray(value)) return value.map((v) => displayOf(v, undefined)).join("+");
-  return String(value);
-}
-
-function safe(text: string): string {
-  return text.replace(/[^A-Za-z0-9._=,+-]/g, "_");
-}
-
-function buildAxes(loaded: LoadedSpec): Axis[] {
-  const { spec } = loaded;
-  const problems: string[] = [];
-  const axes: Axis[] = [];
-  for (const [key, values] of Object.entries(spec.matrix)) {
-    const pos = loaded.at(["matrix", key]);
-    if (Array.isArray(values)) {
-      const path = FIELD_PATHS.get(key);
-      if (!path) {
-        const best = closestName(key, FIELD_PATHS.keys());
-        problems.push(
-          `${loaded.file}:${pos.line}:${pos.column}: matrix.${key}: ${key.includes(".") ? `"${key}" is not a training payload setting` : `an axis named "${key}" needs named values (name: {section: {...}}), or use a payload path such as training.nphotons`}.${best ? ` Did you mean "${best}"?` : ""}`,
-        );
-        continue;
-      }
-      const options = values.map((value, i) => ({
-        display: displayOf(value, loaded.sourceText(["matrix", key, i])),
-        value,
-        where: ["matrix", key, i] as SpecPath,
-      }));
-      const seen = new Set<string>();
-      for (const o of options) {
-        if (seen.has(o.display)) {
-          const at = loaded.at(o.where);
-          problems.push(
-            `${loaded.file}:${at.line}:${at.column}: matrix.${key}: the value ${o.display} is listed twice.`,
-          );
-        }
-        seen.add(o.display);
-      }
-      axes.push({ key, short: key.split(".").pop() ?? key, kind: "path", path, options });
-    } else {
-      const names = Object.keys(values);
-      if (names.length === 0) {
-        problems.push(
-          `${loaded.file}:${pos.line}:${pos.column}: matrix.${key}: an axis needs at least one value.`,
-        );
-        continue;
-      }
-      if (key.includes(".")) {
-        problems.push(
-          `${loaded.file}:${pos.line}:${pos.column}: matrix.${key}: a payload path takes a list of values; named values need an axis name without dots.`,
-        );
-        continue;
-      }
-      axes.push({
-        key,
-        short: key,
-        kind: "named",
-        options: names.map((name) => ({ display: name, value: values[name], where: ["matrix", key, name] })),
-      });
-    }
-  }
-  const shorts = new Map<string, number>();
-  for (const a of axes) shorts.set(a.short, (shorts.get(a.short) ?? 0) + 1);
-  if (problems.length > 0) throw new StudyError("AXIS_PATH_UNKNOWN", listProblems("Study matrix", problems));
-  return axes.map((a) => ((shorts.get(a.short) ?? 0) > 1 ? { ...a, short: a.key } : a));
-}
-
-function matches(axis: Axis, option: AxisOption, wanted: unknown): boolean {
-  if (axis.kind === "named") return option.display === String(wanted);
-  return JSON.stringify(option.value) === JSON.stringify(wanted) || option.display === String(wanted);
-}
-
-function combinations(loaded: LoadedSpec, axes: readonly Axis[], folds: number | null): Combination[] {
-  const { spec } = loaded;
-  const problems: string[] = [];
-  const checkKeys = (entry: Record<string, unknown>, where: string, i: number) => {
-    for (const k of Object.keys(entry)) {
-      if (!axes.some((a) => a.key === k)) {
-        const at = loaded.at([where, i, k]);
-        const best = closestName(
-          k,
-          axes.map((a) => a.key),
-        );
-        problems.push(
-          `${loaded.file}:${at.line}:${at.column}: ${where}[${i}]: "${k}" is not an axis.${best ? ` Did you mean "${best}"?` : ""}`,
-        );
-      }
-    }
-  };
-  for (const [i, e] of spec.exclude.entries()) checkKeys(e, "exclude", i);
-  for (const [i, e] of spec.include.entries()) checkKeys(e, "include", i);
-
-  const points: { picks: (AxisOption | undefined)[]; include?: number }[] = [];
-  const walk = (depth: number, picks: AxisOption[]) => {
-    if (depth === axes.length) {
-      points.push({ picks: [...picks] });
-      return;
-    }
-    for (const option of (axes[depth] as Axis).options) walk(depth + 1, [...picks, option]);
-  };
-  if (axes.length > 0) walk(0, []);
-  else points.push({ picks: [] });
-  const excluded = (picks: readonly (AxisOption | undefined)[]) =>
-    spec.exclude.some((e) =>
-      Object.entries(e).every(([k, v]) => {
-        const i = axes.findIndex((a) => a.key === k);
-        const pick = picks[i];
-        return pick !== undefined && matches(axes[i] as Axis, pick, v);
-      }),
-    );
-  const kept = points.filter((p) => !excluded(p.picks));
-  spec.include.forEach((entry, n) => {
-    const picks = axes.map((axis): AxisOption | undefined => {
-      if (!(axis.key in entry)) return undefined;
-      const wanted = entry[axis.key];
-      const found = axis.options.find((o) => matches(axis, o, wanted));
-      if (found) return found;
-      if (axis.kind === "named") {
-        const at = loaded.at(["include", n, axis.key]);
-        problems.push(
-          `${loaded.file}:${at.line}:${at.column}: include[${n}].${axis.key}: "${String(wanted)}" is not one of ${axis.options.map((o) => o.display).join(", ")}.`,
-        );
-        return undefined;
-      }
-      return {
-        display: displayOf(wanted, loaded.sourceText(["include", n, axis.key])),
-        value: wanted,
-        where: ["include", n, axis.key],
-      };
-    });
-    const same = kept.find((p) => p.picks.every((pick, i) => pick?.display === picks[i]?.display));
-    if (!same) kept.push({ picks, include: n });
-  });
-  if (problems.length > 0) throw new StudyError("SPEC_INVALID", listProblems("Study spec", problems));
-
-  const names: (string | null)[] = spec.jobs ? Object.keys(spec.jobs) : [null];
-  const out: Combination[] = [];
-  for (const name of names) {
-    for (const point of kept) {
-      for (let r = 0; r < spec.repeats; r++) {
-        for (let f = 0; f < (folds ?? 1); f++) {
-          out.push({
-            picks: point.picks,
-            name,
-            repeat: spec.repeats > 1 ? r : null,
-            fold: folds ? f : null,
-            ...(point.include !== undefined ? { include: point.include } : {}),
-          });
-        }
-      }
-    }
-  }
-  return out;
-}
-
-const TEMPLATE = /\{([A-Za-z_][A-Za-z0-9_.]*)\}/g;
-
-/** Replaces `{axis}` in every string of a value; unknown names are collected. */
-function substitute(value: unknown, names: ReadonlyMap<string, string>, unknown: Set<string>): unknown {
-  if (typeof value === "string") {
-    return value.replace(TEMPLATE, (whole, name: string) => {
-      const found = names.get(name);
-      if (found === undefined) {
-        unknown.add(name);
-        return whole;
-      }
-      return found;
-    });
-  }
-  if (Array.isArray(value)) return value.map((v) => substitute(v, names, unknown));
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, names, unknown)]));
-  }
-  return value;
-}
-
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
-/** The payload document's hash, as the launcher records it in manifest.json (`payloadSha256`). */
-export function payloadSha256(payload: TrainingPayload): string {
-  return sha256(renderPayloadDocument(payload));
-}
-
-/** The launcher settings of a base config file's `launcher:` section. */
-function launcherEntries(layer: Layer): Partial<JobLauncher> {
-  const out: Record<string, unknown> = {};
-  for (const entry of layer.entries)
-    if (entry.path.startsWith("launcher.")) out[entry.path.slice(9)] = entry.value;
-  return out as Partial<JobLauncher>;
-}
-
 interface Selection {
   readonly path: string;
   readonly raw: string;
@@ -382,8 +130,6 @@ function sameAsRaw(path: string, value: unknown, raw: string): boolean {
   }
   return String(value) === raw;
 }
-
-const capabilityCache = new Map<string, Promise<readonly Capability[]>>();
 
 /**
  * Plans a study: every job's payload resolved through the factory (full audit, study origins),
@@ -891,130 +637,4 @@ function groupProblems(problems: readonly string[]): string[] {
       ? (problems.find((p) => p.endsWith(message)) ?? message)
       : `jobs ${jobs.length > 6 ? `${jobs.slice(0, 3).join(", ")}, ... ${jobs.at(-1)} (${jobs.length} jobs)` : jobs.join(", ")}: ${message}`,
   );
-}
-
-function pickLauncher(job: Record<string, unknown>): Partial<JobLauncher> {
-  const out: Record<string, unknown> = {};
-  for (const k of ["backend", "command", "dialect", "allowDropped", "timeout"])
-    if (job[k] !== undefined) out[k] = job[k];
-  return out as Partial<JobLauncher>;
-}
-
-function mergeLauncher(
-  job: JobLauncher,
-  global: GlobalLauncherFlags,
-  label: string,
-  problems: string[],
-): JobLauncher {
-  const out: Record<string, unknown> = { ...job };
-  for (const [k, v] of Object.entries(global)) {
-    if (v === undefined) continue;
-    out[k] = v;
-  }
-  if (out.backend !== "embedded" && out.backend !== "process") {
-    problems.push(
-      `job ${label}: --backend ${String(out.backend)}: must be one of ${Object.keys(BACKENDS).join(", ")}`,
-    );
-    out.backend = "embedded";
-  }
-  if (out.backend === "process" && !out.command)
-    problems.push(`job ${label}: the process backend needs a command (command: in the job, or --command)`);
-  return out as unknown as JobLauncher;
-}
-
-function launcherOptionsOf(launcher: JobLauncher): Record<string, unknown> {
-  if (launcher.backend !== "process") return {};
-  return {
-    command: launcher.command,
-    dialect: launcher.dialect ?? "payload",
-    allowDropped: launcher.allowDropped === true,
-    timeout: launcher.timeout ?? null,
-    graceSeconds: 10,
-  };
-}
-
-async function capabilitiesOf(
-  launcher: JobLauncher,
-  payload: TrainingPayload,
-): Promise<readonly Capability[]> {
-  const options = launcherOptionsOf(launcher);
-  const key = JSON.stringify([launcher.backend, options]);
-  let found = capabilityCache.get(key);
-  if (!found) {
-    found = Promise.resolve(BACKENDS[launcher.backend].capabilities(options, payload));
-    capabilityCache.set(key, found);
-  }
-  return found;
-}
-
-/** Launcher flags for a job's train step. */
-function launcherFlags(launcher: JobLauncher): string[] {
-  if (launcher.backend !== "process") return [];
-  return [
-    "--backend",
-    "process",
-    "--command",
-    launcher.command as string,
-    ...(launcher.dialect ? ["--dialect", launcher.dialect] : []),
-    ...(launcher.allowDropped ? ["--allow-dropped"] : []),
-    ...(launcher.timeout ? ["--timeout", String(launcher.timeout)] : []),
-  ];
-}
-
-/** Where the study keeps what it writes for a job outside its run directory. */
-export function planFileOf(outputDir: string, index: number, what: string): string {
-  return join(outputDir, "plan", `${String(index).padStart(4, "0")}.${what}`);
-}
-
-function jobCommands(
-  spec: StudySpec,
-  dir: string,
-  sha: string,
-  payload: TrainingPayload,
-  launcher: JobLauncher,
-  programs: { readonly train: readonly string[]; readonly infer: readonly string[] },
-  hasInferConfig: boolean,
-  problems: string[],
-  index: number,
-  label: string,
-): JobCommand[] {
-  const commands: JobCommand[] = [
-    {
-      step: "train",
-      argv: [
-        ...programs.train,
-        "--payload",
-        join(dir, "payload.json"),
-        "--payload-sha256",
-        sha,
-        ...launcherFlags(launcher),
-      ],
-    },
-  ];
-  if (spec.steps.includes("infer")) {
-    const test = payload.config.training.testDataFile;
-    if (!test)
-      problems.push(`job ${index} (${label}): steps include infer but training.testDataFile is not set`);
-    if (launcher.backend !== "embedded")
-      problems.push(
-        `job ${index} (${label}): the infer step runs the embedded engine on the job's model bundle; the ${launcher.backend} backend writes none`,
-      );
-    commands.push({
-      step: "infer",
-      argv: [
-        ...programs.infer,
-        "--from-run",
-        dir,
-        "--model-path",
-        dir,
-        "--test-data-file",
-        test ?? "",
-        "--output-dir",
-        join(dir, "infer"),
-        "--overwrite",
-        ...(hasInferConfig ? ["--config", planFileOf(spec.outputDir, index, "infer.json")] : []),
-      ],
-    });
-  }
-  return commands;
 }
