@@ -43,7 +43,7 @@ import {
   substitute,
   TRAINING,
 } from "./plan/matrix.ts";
-import type { LoadedSpec, SpecPath } from "./spec.ts";
+import type { LoadedSpec, SpecPath, StudySpec } from "./spec.ts";
 import type { AxisValue, PlannedJob } from "./types.ts";
 
 export { payloadSha256, planFileOf } from "./plan/commands.ts";
@@ -132,32 +132,16 @@ function sameAsRaw(path: string, value: unknown, raw: string): boolean {
 }
 
 /**
- * Plans a study: every job's payload resolved through the factory (full audit, study origins),
- * selected, checked against its backend, with its commands. Reads each data file once; writes
- * nothing. Throws `StudyError` (spec, selection, data, capabilities) listing every problem.
+ * The payload paths the global options set. A global option that sets what the study varies (an
+ * axis, a named job's value, the seed of repeats, the folds, the output directory) is an error
+ * naming both.
  */
-export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): Promise<StudyPlan> {
-  const { spec } = loaded;
-  const folds = options.folds ?? spec.folds;
-  const axes = buildAxes(loaded);
-  const combos = combinations(loaded, axes, folds);
-  const file = loaded.file;
-  // One origin object per place in the spec, shared by every job it sets (the factory shares the
-  // audit entries of values that come from one origin).
-  const origins = new Map<string, Origin>();
-  const studyOrigin = (where: SpecPath, axis: string): Origin => {
-    const key = `${where.join("\u0000")}\u0000\u0000${axis}`;
-    let origin = origins.get(key);
-    if (!origin) {
-      const pos = loaded.at(where);
-      origin = Object.freeze({ kind: "study", file, line: pos.line, column: pos.column, axis });
-      origins.set(key, origin);
-    }
-    return origin;
-  };
-
-  // Global options: what they set, and collisions with what the study varies.
-  const globalLayers = options.layers ?? [];
+function globalOptionPaths(
+  spec: StudySpec,
+  axes: readonly Axis[],
+  folds: number | null,
+  globalLayers: readonly Layer[],
+): string[] {
   const globalPaths = [
     ...new Set(globalLayers.flatMap((l) => l.entries.map((e) => FIELD_PATHS.get(e.path) ?? e.path))),
   ];
@@ -206,9 +190,14 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
         "\nRemove the option, or the axis from the spec.",
     );
   }
+  return globalPaths;
+}
 
-  // Base: environment, config files, global --config files, the spec's base values.
-  const sources = options.sources ?? [];
+/** The environment and config-file layers every job starts from, and the files' launcher settings. */
+async function loadBase(
+  spec: StudySpec,
+  sources: readonly Source[],
+): Promise<{ baseLayers: Layer[]; fileLauncher: Partial<JobLauncher> }> {
   const envSource = sources.find((s) => s.kind === "env");
   const baseLayers: Layer[] = [];
   if (envSource?.kind === "env") baseLayers.push(loadEnvironment(envSource.env ?? process.env));
@@ -227,6 +216,128 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
       throw error;
     }
   }
+  return { baseLayers, fileLauncher };
+}
+
+/** A job before resolution: its combination, label and layers (no inferred level yet). */
+interface Draft {
+  readonly combo: Combination;
+  readonly key: string;
+  readonly label: string;
+  readonly variation: string;
+  readonly axes: Record<string, AxisValue>;
+  readonly layers: Layer[];
+  readonly launcher: JobLauncher;
+  readonly inferConfig?: Record<string, unknown>;
+}
+
+/** The drafts that `--where` and `--only` keep; a selection that keeps none lists what there is. */
+function selectDrafts(drafts: readonly Draft[], spec: StudySpec, options: PlanOptions): readonly Draft[] {
+  const selections = parseWhere(options.where ?? []);
+  const only = options.only ?? [];
+  if (only.length > 0) {
+    const known = Object.keys(spec.jobs ?? {});
+    const bad = only.filter((n) => !known.includes(n));
+    if (bad.length > 0)
+      throw new StudyError(
+        "SELECTION_EMPTY",
+        `--only ${bad.join(", ")}: ${known.length === 0 ? "the spec has no named jobs" : `not a named job; the spec's jobs are ${known.join(", ")}`}.`,
+      );
+  }
+  const defaults = new Map<string, unknown>();
+  const currentValue = (draft: Draft, path: string): unknown => {
+    const found = peekValue(TRAINING, draft.layers, path);
+    if (found) return found.value;
+    if (!defaults.has(path)) defaults.set(path, fieldOf(path)?.defaultValue);
+    return defaults.get(path);
+  };
+  const selected = drafts.filter(
+    (d) =>
+      (only.length === 0 || (d.combo.name !== null && only.includes(d.combo.name))) &&
+      selections.every((s) => sameAsRaw(s.path, currentValue(d, s.path), s.raw)),
+  );
+  if (selected.length === 0 && drafts.length > 0) {
+    const lines = selections.map((s) => {
+      const values = [...new Set(drafts.map((d) => JSON.stringify(currentValue(d, s.path))))];
+      return `${s.path}: the jobs have ${values.join(", ")}`;
+    });
+    throw new StudyError(
+      "SELECTION_EMPTY",
+      `No job matches ${[...(options.where ?? []).map((w) => `--where ${w}`), ...only.map((o) => `--only ${o}`)].join(" ")}.${lines.length > 0 ? `\n${lines.map((l) => `  - ${l}`).join("\n")}` : ""}`,
+    );
+  }
+  return selected;
+}
+
+/** The data facts of each selected draft, each distinct file set inspected once; every problem listed. */
+async function inspectDrafts(selected: readonly Draft[]): Promise<TrainingDataFacts[]> {
+  const factsByKey = new Map<string, Promise<TrainingDataFacts | FactoryError>>();
+  const dataKeys = selected.map((d) => {
+    const files = trainingDataFiles(d.layers);
+    const k = JSON.stringify([files.train?.value, files.test?.value, files.modelType]);
+    if (!factsByKey.has(k)) {
+      factsByKey.set(
+        k,
+        inspectTrainingData(files).catch((error: unknown) => {
+          if (isFactoryError(error)) return error;
+          throw error;
+        }),
+      );
+    }
+    return k;
+  });
+  const facts = new Map<string, TrainingDataFacts | FactoryError>();
+  for (const [k, p] of factsByKey) facts.set(k, await p);
+  const dataProblems = new Map<string, string[]>();
+  selected.forEach((d, i) => {
+    const f = facts.get(dataKeys[i] as string);
+    if (f instanceof Error) dataProblems.set(f.message, [...(dataProblems.get(f.message) ?? []), d.label]);
+  });
+  if (dataProblems.size > 0) {
+    throw new StudyError(
+      "DATA_MISSING",
+      listProblems(
+        "Data files of the study",
+        [...dataProblems].map(
+          ([message, labels]) =>
+            `${message} (job${labels.length > 1 ? "s" : ""} ${labels.slice(0, 5).join("; ")}${labels.length > 5 ? `; and ${labels.length - 5} more` : ""})`,
+        ),
+      ),
+    );
+  }
+  return dataKeys.map((k) => facts.get(k) as TrainingDataFacts);
+}
+
+/**
+ * Plans a study: every job's payload resolved through the factory (full audit, study origins),
+ * selected, checked against its backend, with its commands. Reads each data file once; writes
+ * nothing. Throws `StudyError` (spec, selection, data, capabilities) listing every problem.
+ */
+export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): Promise<StudyPlan> {
+  const { spec } = loaded;
+  const folds = options.folds ?? spec.folds;
+  const axes = buildAxes(loaded);
+  const combos = combinations(loaded, axes, folds);
+  const file = loaded.file;
+  // One origin object per place in the spec, shared by every job it sets (the factory shares the
+  // audit entries of values that come from one origin).
+  const origins = new Map<string, Origin>();
+  const studyOrigin = (where: SpecPath, axis: string): Origin => {
+    const key = `${where.join("\u0000")}\u0000\u0000${axis}`;
+    let origin = origins.get(key);
+    if (!origin) {
+      const pos = loaded.at(where);
+      origin = Object.freeze({ kind: "study", file, line: pos.line, column: pos.column, axis });
+      origins.set(key, origin);
+    }
+    return origin;
+  };
+
+  const globalLayers = options.layers ?? [];
+  const globalPaths = globalOptionPaths(spec, axes, folds, globalLayers);
+
+  // Base: environment, config files, global --config files, the spec's base values.
+  const { baseLayers, fileLauncher } = await loadBase(spec, options.sources ?? []);
   // The spec's base values, each with its origin; an entry whose value has no template is shared by
   // every job.
   const baseValues = (["model", "training", "execution", "inference"] as const).flatMap((section) =>
@@ -253,16 +364,6 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
   if (spec.jobs) labelAxes.unshift("job");
   const templateProblems = new Map<string, Set<string>>();
 
-  interface Draft {
-    readonly combo: Combination;
-    readonly key: string;
-    readonly label: string;
-    readonly variation: string;
-    readonly axes: Record<string, AxisValue>;
-    readonly layers: Layer[];
-    readonly launcher: JobLauncher;
-    readonly inferConfig?: Record<string, unknown>;
-  }
   const drafts: Draft[] = [];
   for (const combo of combos) {
     const names = new Map<string, string>();
@@ -419,76 +520,10 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
     );
   }
 
-  // Selection.
-  const selections = parseWhere(options.where ?? []);
-  const only = options.only ?? [];
-  if (only.length > 0) {
-    const known = Object.keys(spec.jobs ?? {});
-    const bad = only.filter((n) => !known.includes(n));
-    if (bad.length > 0)
-      throw new StudyError(
-        "SELECTION_EMPTY",
-        `--only ${bad.join(", ")}: ${known.length === 0 ? "the spec has no named jobs" : `not a named job; the spec's jobs are ${known.join(", ")}`}.`,
-      );
-  }
-  const defaults = new Map<string, unknown>();
-  const currentValue = (draft: Draft, path: string): unknown => {
-    const found = peekValue(TRAINING, draft.layers, path);
-    if (found) return found.value;
-    if (!defaults.has(path)) defaults.set(path, fieldOf(path)?.defaultValue);
-    return defaults.get(path);
-  };
-  const selected = drafts.filter(
-    (d) =>
-      (only.length === 0 || (d.combo.name !== null && only.includes(d.combo.name))) &&
-      selections.every((s) => sameAsRaw(s.path, currentValue(d, s.path), s.raw)),
-  );
-  if (selected.length === 0 && drafts.length > 0) {
-    const lines = selections.map((s) => {
-      const values = [...new Set(drafts.map((d) => JSON.stringify(currentValue(d, s.path))))];
-      return `${s.path}: the jobs have ${values.join(", ")}`;
-    });
-    throw new StudyError(
-      "SELECTION_EMPTY",
-      `No job matches ${[...(options.where ?? []).map((w) => `--where ${w}`), ...only.map((o) => `--only ${o}`)].join(" ")}.${lines.length > 0 ? `\n${lines.map((l) => `  - ${l}`).join("\n")}` : ""}`,
-    );
-  }
+  const selected = selectDrafts(drafts, spec, options);
 
   // Data files: each distinct one checked once, every missing one listed.
-  const factsByKey = new Map<string, Promise<TrainingDataFacts | FactoryError>>();
-  const dataKeys = selected.map((d) => {
-    const files = trainingDataFiles(d.layers);
-    const k = JSON.stringify([files.train?.value, files.test?.value, files.modelType]);
-    if (!factsByKey.has(k)) {
-      factsByKey.set(
-        k,
-        inspectTrainingData(files).catch((error: unknown) => {
-          if (isFactoryError(error)) return error;
-          throw error;
-        }),
-      );
-    }
-    return k;
-  });
-  const facts = new Map<string, TrainingDataFacts | FactoryError>();
-  for (const [k, p] of factsByKey) facts.set(k, await p);
-  const dataProblems = new Map<string, string[]>();
-  selected.forEach((d, i) => {
-    const f = facts.get(dataKeys[i] as string);
-    if (f instanceof Error) dataProblems.set(f.message, [...(dataProblems.get(f.message) ?? []), d.label]);
-  });
-  if (dataProblems.size > 0) {
-    throw new StudyError(
-      "DATA_MISSING",
-      listProblems(
-        "Data files of the study",
-        [...dataProblems].map(
-          ([message, labels]) =>
-            `${message} (job${labels.length > 1 ? "s" : ""} ${labels.slice(0, 5).join("; ")}${labels.length > 5 ? `; and ${labels.length - 5} more` : ""})`,
-        ),
-      ),
-    );
-  }
+  const facts = await inspectDrafts(selected);
 
   // Indices: stable across re-plans (an earlier plan's index wins), else matrix order.
   const previous = options.previousIndices ?? new Map<string, number>();
@@ -509,7 +544,7 @@ export async function planStudy(loaded: LoadedSpec, options: PlanOptions = {}): 
     const d = selected[i] as Draft;
     const index = allIndices.get(d.key) as number;
     const dir = join(spec.outputDir, "jobs", `${String(index).padStart(4, "0")}-${d.label}`);
-    const f = facts.get(dataKeys[i] as string) as TrainingDataFacts;
+    const f = facts[i] as TrainingDataFacts;
     const outputLayer: Layer = {
       level: "override",
       entries: [
