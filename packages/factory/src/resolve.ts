@@ -228,7 +228,14 @@ export function fieldwise(
 interface Index {
   readonly sections: readonly SectionInfo[];
   readonly defaults: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
-  readonly fields: Map<string, { readonly section: string; readonly field: FieldInfo }>;
+  readonly fields: Map<
+    string,
+    { readonly section: string; readonly field: FieldInfo; readonly position: number }
+  >;
+  /** Every field's default audit entry, in payload order (sections, then fields). */
+  readonly defaultAudit: readonly AuditEntry[];
+  /** The section and field index of each position in that order. */
+  readonly slots: readonly { readonly info: SectionInfo; readonly i: number }[];
   readonly aliases: Map<string, { readonly path: string; readonly deprecated: boolean }>;
   readonly sectionOf: Map<string, string[]>;
 }
@@ -238,12 +245,12 @@ const indexCache = new WeakMap<PayloadSpec, Index>();
 function indexOf(spec: PayloadSpec): Index {
   const cached = indexCache.get(spec);
   if (cached) return cached;
-  const fields = new Map<string, { section: string; field: FieldInfo }>();
+  const fields = new Map<string, { section: string; field: FieldInfo; position: number }>();
   const aliases = new Map<string, { path: string; deprecated: boolean }>();
   const sectionOf = new Map<string, string[]>();
   for (const [name, section] of Object.entries(spec.sections)) {
     for (const field of listFields(section.schema)) {
-      fields.set(`${name}.${field.key}`, { section: name, field });
+      fields.set(`${name}.${field.key}`, { section: name, field, position: fields.size });
       sectionOf.set(field.key, [...(sectionOf.get(field.key) ?? []), name]);
       for (const alias of field.meta.aliases ?? []) {
         aliases.set(`${name}.${alias.name}`, { path: `${name}.${field.key}`, deprecated: alias.deprecated });
@@ -293,7 +300,9 @@ function indexOf(spec: PayloadSpec): Index {
       info.fields.filter((f) => f.hasDefault).map((f) => [f.key, f.defaultValue]),
     );
   }
-  const index = { sections, defaults, fields, aliases, sectionOf };
+  const defaultAudit = sections.flatMap((info) => info.defaultEntries);
+  const slots = sections.flatMap((info) => info.fields.map((_, i) => ({ info, i })));
+  const index = { sections, defaults, fields, aliases, sectionOf, defaultAudit, slots };
   indexCache.set(spec, index);
   return index;
 }
@@ -533,42 +542,44 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   }
   if (issues.length > 0) throw new ConfigError(issues, { cause: undefined });
 
-  const audit: AuditEntry[] = [];
+  // The audit starts as every field's default entry (shared); the fields some source sets replace
+  // theirs, in field order.
+  const audit: AuditEntry[] = index.defaultAudit.slice();
   const overridesApplied: Record<string, unknown> = {};
-  for (const info of index.sections) {
-    const { name, fields, paths, defaultEntries, shadowsAlone } = info;
-    const values = config[name] ?? {};
-    fields.forEach((field, i) => {
-      const path = paths[i]!;
-      const secret = field.meta.secret === true;
-      const value = values[field.key];
-      const list = candidates.get(path);
-      const top = list?.[0];
-      if (!list || !top) {
-        audit.push(defaultEntries[i]!);
-        return;
+  const positions: number[] = [];
+  for (const path of candidates.keys()) {
+    const known = index.fields.get(path);
+    if (known) positions.push(known.position);
+  }
+  positions.sort((a, b) => a - b);
+  for (const position of positions) {
+    const { info, i } = index.slots[position]!;
+    const field = info.fields[i]!;
+    const path = info.paths[i]!;
+    const secret = field.meta.secret === true;
+    const value = config[info.name]?.[field.key];
+    const list = candidates.get(path)!;
+    const top = list[0]!;
+    if (list.length === 1) audit[position] = soleEntry(info, i, top, value);
+    else {
+      const shadowed: ShadowedValue[] = [];
+      for (let j = 1; j < list.length; j++) {
+        const c = list[j]!;
+        shadowed.push({ level: c.level, origin: c.origin, value: mask(c.value, secret) });
       }
-      if (list.length === 1) audit.push(soleEntry(info, i, top, value));
-      else {
-        const shadowed: ShadowedValue[] = [];
-        for (let j = 1; j < list.length; j++) {
-          const c = list[j]!;
-          shadowed.push({ level: c.level, origin: c.origin, value: mask(c.value, secret) });
-        }
-        shadowed.push(...shadowsAlone[i]!);
-        audit.push({ path, value: mask(value, secret), level: top.level, origin: top.origin, shadowed });
-      }
-      overridesApplied[field.meta.upstream] = mask(value, secret);
-      if (top.level === "inferred") return;
-      const inferred = list.find((c) => c.level === "inferred");
-      if (inferred && !sameValue(inferred.value, value)) {
-        warnings.push({
-          code: "INFERRED_CONFLICT",
-          path,
-          message: `${path} is ${renderValue(value, secret)} (${from(top.origin)}) but ${renderValue(inferred.value, secret)} was ${from(inferred.origin)}; the explicit value wins.`,
-        });
-      }
-    });
+      shadowed.push(...info.shadowsAlone[i]!);
+      audit[position] = { path, value: mask(value, secret), level: top.level, origin: top.origin, shadowed };
+    }
+    overridesApplied[field.meta.upstream] = mask(value, secret);
+    if (top.level === "inferred") continue;
+    const inferred = list.find((c) => c.level === "inferred");
+    if (inferred && !sameValue(inferred.value, value)) {
+      warnings.push({
+        code: "INFERRED_CONFLICT",
+        path,
+        message: `${path} is ${renderValue(value, secret)} (${from(top.origin)}) but ${renderValue(inferred.value, secret)} was ${from(inferred.origin)}; the explicit value wins.`,
+      });
+    }
   }
   return { config: config as C, audit, warnings, overridesApplied };
 }
