@@ -109,10 +109,12 @@ const PARSE_CACHE_SIZE = 512;
  */
 function cacheable(values: readonly unknown[]): boolean {
   for (const value of values) {
-    if (typeof value === "number" && !Number.isFinite(value)) return false;
+    if (typeof value === "number" && (!Number.isFinite(value) || Object.is(value, -0))) return false;
     if (
       Array.isArray(value) &&
-      value.some((v) => typeof v === "object" || (typeof v === "number" && !Number.isFinite(v)))
+      value.some(
+        (v) => typeof v === "object" || (typeof v === "number" && (!Number.isFinite(v) || Object.is(v, -0))),
+      )
     )
       return false;
     if (typeof value === "object" && value !== null && !Array.isArray(value)) return false;
@@ -210,12 +212,14 @@ export function fieldwise(
     present++;
     const value = input[parser.key];
     let parsed: unknown;
-    if (isPrimitive(value) && parser.memo.has(value)) parsed = parser.memo.get(value);
+    // The memo's keys compare as SameValueZero: -0 would find 0's entry, so it is never remembered.
+    const memoable = isPrimitive(value) && !Object.is(value, -0);
+    if (memoable && parser.memo.has(value)) parsed = parser.memo.get(value);
     else {
       const result = parser.schema.safeParse(value);
       if (!result.success) return undefined;
       parsed = result.data;
-      if (isPrimitive(value) && isPrimitive(parsed)) {
+      if (memoable && isPrimitive(parsed)) {
         if (parser.memo.size >= FIELD_MEMO_SIZE) parser.memo.clear();
         parser.memo.set(value, parsed);
       }

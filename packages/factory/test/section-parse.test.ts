@@ -37,7 +37,7 @@ describe("field-by-field section parsing", () => {
           expect(JSON.stringify(mine)).toBe(JSON.stringify(parsed.data));
           expect(mine).toEqual(parsed.data);
         }),
-        { numRuns: 300 },
+        { numRuns: Number(process.env.RUNS ?? 300) },
       );
     });
 
@@ -62,7 +62,7 @@ describe("field-by-field section parsing", () => {
           if (!parsed.success) expect(mine).toBeUndefined();
           else if (mine !== undefined) expect(JSON.stringify(mine)).toBe(JSON.stringify(parsed.data));
         }),
-        { numRuns: 300 },
+        { numRuns: Number(process.env.RUNS ?? 300) },
       );
     });
   }
