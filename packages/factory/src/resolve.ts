@@ -445,11 +445,11 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
 
   for (const list of candidates.values()) list.sort(byPrecedence);
 
-  // Merge: the defaults, then each field's highest-precedence candidate (sorted above). Values are
-  // leaves (numbers, strings, booleans, lists), and a list replaces, never concatenates: so this is
-  // the layers merged from the lowest to the highest, without merging every layer.
-  // Each section's input is its defaults with the winning values over them; the pairs alone key the
-  // cache of parsed sections, so the input is built only when the section must be parsed.
+  // Merge: a section's input is its defaults with each field's highest-precedence candidate (sorted
+  // above) over them. Values are leaves (numbers, strings, booleans, lists), and a list replaces,
+  // never concatenates: so this is the layers merged from the lowest to the highest, without merging
+  // every layer. The winning pairs alone key the cache of parsed sections, so the input is built
+  // only when the section must be parsed.
   const overrides: Record<string, unknown[]> = {};
   for (const info of index.sections) overrides[info.name] = [];
   for (const [path, list] of candidates) {
