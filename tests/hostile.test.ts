@@ -2,7 +2,7 @@
 // data, bundles, run directories and programs are refused with exit code 2 before anything is
 // written; a diverging loss fails the run and keeps only finite checkpoints. Ends with a bounded
 // fast-check fuzz over argv and config sources.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { runProgram } from "../packages/cli-kit/src/index.ts";
 import { saveNpz } from "../packages/data/src/index.ts";
 import { writeBundle, writeDataset } from "../packages/factory/test/helpers.ts";
-import { run, tempDir } from "./helpers.ts";
+import { BINS, run, tempDir } from "./helpers.ts";
 
 const dir = tempDir("trainkit-hostile-");
 const train = await writeDataset(join(dir, "train.npz"), { N: 64, M: 8, nphotons: 1e6 });
@@ -336,6 +336,128 @@ describe("--resume after a SIGKILL", () => {
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
     expect(manifest.details).toMatchObject({ epochsRun: 2, epochsThisRun: 1 });
   }, 150_000);
+});
+
+describe("process backend: what the program leaves behind", () => {
+  const script = (name: string, body: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    return path;
+  };
+  /** Whether a process is still running (a zombie nobody reaped yet has ended). */
+  const alive = (pidFile: string) => {
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  };
+  const grace = join(dir, "grace-1.yaml");
+  writeFileSync(grace, "launcher:\n  stopGrace: 1\n");
+  const processRun = (name: string, command: string, extra: string[] = []) => {
+    const out = join(dir, name);
+    const started = Date.now();
+    const result = run(
+      "train",
+      [
+        "--train-data-file",
+        train,
+        "--n-groups",
+        "8",
+        "--output-dir",
+        out,
+        "--backend",
+        "process",
+        "--command",
+        command,
+        ...extra,
+      ],
+      { timeout: 60_000 },
+    );
+    return { ...result, out, seconds: (Date.now() - started) / 1000 };
+  };
+
+  it("does not wait for a grandchild that holds the program's stdout, and ends it", () => {
+    const pids = join(dir, "grandchild.pid");
+    const program = script("leaves-grandchild.sh", `sleep 40 &\necho $! > ${pids}\necho started\nexit 0`);
+    const result = processRun("grandchild", program, ["--timeout", "2"]);
+    expect(result.status, result.stderr).toBe(0); // the program itself succeeded, long before --timeout
+    expect(result.seconds).toBeLessThan(10); // 40 s before
+    expect(result.stderr).toContain("left processes running in its group; they were ended (SIGTERM)");
+    expect(readFileSync(join(result.out, "logs/stdout.log"), "utf8")).toBe("started\n");
+    expect(alive(pids)).toBe(false);
+    expect(JSON.parse(readFileSync(join(result.out, "manifest.json"), "utf8")).details).toMatchObject({
+      leftBehindEnded: true,
+    });
+  });
+
+  it("kills a grandchild that ignores SIGTERM after the grace period", () => {
+    const pids = join(dir, "stubborn.pid");
+    const program = script(
+      "leaves-stubborn.sh",
+      `sh -c 'trap "" TERM; sleep 40; sleep 1' &\necho $! > ${pids}\nsleep 0.2\nexit 3`,
+    );
+    const result = processRun("stubborn", program, ["--config", grace]);
+    expect(result.status, result.stderr).toBe(1);
+    expect(result.stderr).toContain("exited with code 3");
+    expect(result.stderr).toContain("(SIGTERM, then SIGKILL)");
+    expect(result.seconds).toBeLessThan(10);
+    expect(alive(pids)).toBe(false);
+  });
+
+  it("ends the whole process group on --timeout", () => {
+    const pids = join(dir, "timeout-group.pid");
+    const program = script("sleeps-with-child.sh", `sleep 40 &\necho $! > ${pids}\nsleep 40`);
+    const result = processRun("timeout-group", program, ["--timeout", "1"]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("ran past --timeout 1 s");
+    expect(result.seconds).toBeLessThan(10);
+    expect(alive(pids)).toBe(false);
+  });
+
+  it("stops reading a pipe held by a process that left the group, after the grace period", () => {
+    const pids = join(dir, "escaped.pid");
+    const program = script(
+      "escapes.sh",
+      `setsid sh -c 'echo $$ > ${pids}; exec sleep 30' &\nsleep 0.3\necho done`,
+    );
+    const result = processRun("escaped", program, ["--config", grace]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.seconds).toBeLessThan(10);
+    process.kill(Number(readFileSync(pids, "utf8")), "SIGKILL"); // outside the group: not ours to end
+  });
+
+  it("rotates the program's logs at 64 MiB and keeps its memory bounded however much it prints", () => {
+    const out = join(dir, "big-output");
+    // 150 MB of output without a line end, then a last line
+    const program = script("prints-a-lot.sh", "head -c 150000000 /dev/zero | tr '\\0' x\necho\necho LAST");
+    const rss = 'process.on("exit",()=>process.stderr.write(`maxrss ${process.resourceUsage().maxRSS}\\n`))';
+    const result = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        `data:text/javascript,${encodeURIComponent(rss)}`,
+        BINS.train,
+        ...["--train-data-file", train, "--n-groups", "8", "--output-dir", out],
+        ...["--backend", "process", "--command", program],
+      ],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { PATH: process.env.PATH ?? "" },
+      },
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const log = join(out, "logs/stdout.log");
+    expect(statSync(`${log}.1`).size).toBe(64 * 2 ** 20);
+    expect(statSync(log).size).toBe(150_000_000 + 6 - 2 * 64 * 2 ** 20);
+    expect(readFileSync(log, "latin1").endsWith("x\nLAST\n")).toBe(true);
+    const maxRssMiB = Number(/maxrss (\d+)/.exec(result.stderr)?.[1]) / 1024;
+    console.log(`process backend, 150 MB of output: peak RSS ${maxRssMiB.toFixed(0)} MiB`);
+    expect(maxRssMiB).toBeLessThan(200);
+  });
 });
 
 describe("fuzz: hostile argv and config sources", () => {
