@@ -155,6 +155,87 @@ describe("bad data and bundles", () => {
     }
   });
 
+  describe("weights that do not fit the bundle's model", async () => {
+    const { encodeState } = await import("../packages/engine/src/state.ts");
+    const { modelVariableShapes } = await import("../packages/engine/src/shapes.ts");
+    const { MODEL_DEFAULTS } = await import("../packages/training-config/src/index.ts");
+    const { writeModelBundle } = await import("../packages/data/src/index.ts");
+    const model = { ...MODEL_DEFAULTS, N: 64, nFiltersScale: 1 };
+    const stateOf = (config: Parameters<typeof modelVariableShapes>[0]) =>
+      encodeState({
+        meta: { intensityScale: 1 },
+        arrays: modelVariableShapes(config).map((v) => ({
+          name: v.name,
+          shape: [...v.shape],
+          data: new Float32Array(v.shape.reduce((a, b) => a * b, 1)).fill(0.01),
+        })),
+      });
+    /** A bundle of `model` holding `weights`, every digest and CRC-32 correct. */
+    const bundleWith = async (name: string, weights: Uint8Array) => {
+      const bundleDir = join(dir, name);
+      mkdirSync(bundleDir);
+      await writeModelBundle(join(bundleDir, "model.zip"), {
+        backend: "embedded",
+        packages: { "@trainkit/engine": "0.0.0" },
+        payload: { kind: "training", config: { model, training: { nphotons: 1e6 }, execution: { seed: 1 } } },
+        legacyParams: {},
+        weights: { "weights.bin": weights },
+      });
+      return bundleDir;
+    };
+    const infer = (bundleDir: string, extra: string[]) =>
+      run("infer", [
+        "--model-path",
+        bundleDir,
+        "--test-data-file",
+        train,
+        "--output-dir",
+        join(bundleDir, "out"),
+        ...extra,
+      ]);
+    const damagedHeader = stateOf(model);
+    damagedHeader[13] = 0x00; // a NUL where the JSON header has its first quote: it no longer parses
+    const cases: [string, Uint8Array, string][] = [
+      [
+        "wider layers (another nFiltersScale)",
+        stateOf({ ...model, nFiltersScale: 2 }),
+        "enc1a/kernel has shape [3, 3, 1, 32], the model needs [3, 3, 1, 16]",
+      ],
+      [
+        "another gridsize",
+        stateOf({ ...model, gridsize: 2 }),
+        "enc1a/kernel has shape [3, 3, 4, 16], the model needs [3, 3, 1, 16]",
+      ],
+      ["missing layers (no probeBig)", stateOf({ ...model, probeBig: false }), "it has no amp/outerA/kernel"],
+      [
+        "other layers (padObject false)",
+        stateOf({ ...model, padObject: false }),
+        "it has no amp/inner/kernel",
+      ],
+      ["a damaged header", damagedHeader, "weights/weights.bin cannot be decoded"],
+    ];
+    for (const [i, [name, weights, message]] of cases.entries()) {
+      it(`refuses ${name} with BAD_BUNDLE before the run directory exists`, async () => {
+        const bundleDir = await bundleWith(`misfit-${i}`, weights);
+        for (const extra of [["--dry-run"], []]) {
+          const result = infer(bundleDir, extra);
+          expect(result.status, result.stderr).toBe(2);
+          expect(result.stderr).toContain(
+            `${join(bundleDir, "model.zip")} is not a valid trainkit model bundle`,
+          );
+          expect(result.stderr).toContain(message);
+          expect(existsSync(join(bundleDir, "out"))).toBe(false);
+        }
+      });
+    }
+
+    it("accepts weights of the bundle's own model (dry run)", async () => {
+      const bundleDir = await bundleWith("fits", stateOf(model));
+      const result = infer(bundleDir, ["--dry-run"]);
+      expect(result.status, result.stderr).toBe(0);
+    });
+  });
+
   it("refuses /dev/zero as --model-path at once", () => {
     const started = Date.now();
     const result = run(
@@ -432,7 +513,7 @@ describe("process backend: what the program leaves behind", () => {
     const out = join(dir, "big-output");
     // 150 MB of output without a line end, then a last line
     const program = script("prints-a-lot.sh", "head -c 150000000 /dev/zero | tr '\\0' x\necho\necho LAST");
-    const rss = 'process.on("exit",()=>process.stderr.write(`maxrss ${process.resourceUsage().maxRSS}\\n`))';
+    const rss = 'process.on("exit",()=>process.stderr.write("maxrss "+process.resourceUsage().maxRSS+"\\n"))';
     const result = spawnSync(
       process.execPath,
       [
