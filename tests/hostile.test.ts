@@ -160,7 +160,7 @@ describe("bad data and bundles", () => {
     const { modelVariableShapes } = await import("../packages/engine/src/shapes.ts");
     const { MODEL_DEFAULTS } = await import("../packages/training-config/src/index.ts");
     const { writeModelBundle } = await import("../packages/data/src/index.ts");
-    const model = { ...MODEL_DEFAULTS, N: 64, nFiltersScale: 1 };
+    const model = { ...MODEL_DEFAULTS, N: 64 as const, nFiltersScale: 1 };
     const stateOf = (config: Parameters<typeof modelVariableShapes>[0]) =>
       encodeState({
         meta: { intensityScale: 1 },
