@@ -419,6 +419,53 @@ describe("--resume after a SIGKILL", () => {
   }, 150_000);
 });
 
+describe("messages that named nothing", () => {
+  it("names the file and array of a non-finite scan position, not only its index", async () => {
+    const file = join(dir, "nan-coords.npz");
+    const N = 64;
+    const M = 8;
+    await saveNpz(file, {
+      diffraction: { dtype: "f4", shape: [M, N, N], data: new Float32Array(M * N * N).fill(0.5) },
+      probeGuess: { dtype: "c8", shape: [N, N], data: new Float32Array(N * N * 2).fill(1) },
+      xcoords: { dtype: "f8", shape: [M], data: Float64Array.from({ length: M }, (_, i) => 40 + i) },
+      ycoords: {
+        dtype: "f8",
+        shape: [M],
+        data: Float64Array.from({ length: M }, (_, i) => (i === 0 ? Number.POSITIVE_INFINITY : 40 + i)),
+      },
+    });
+    const out = join(dir, "nan-coords-run");
+    const base = ["--train-data-file", file, "--n-groups", "8", "--output-dir", out];
+    for (const extra of [["--dry-run"], [], ["--fold-count", "2", "--fold-index", "0"]]) {
+      const result = run("train", [...base, ...extra]);
+      expect(result.status, result.stderr).toBe(2);
+      expect(result.stderr).toContain(
+        `${file}: ycoords has 1 NaN or infinite values, the first at index [0] (Infinity); they must be finite.`,
+      );
+      expect(result.stderr).not.toContain("scan position 0 is not finite");
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it("says why a device cannot be a legacy params file, with no placeholder", () => {
+    const result = run("train", [
+      "--train-data-file",
+      train,
+      "--n-groups",
+      "8",
+      "--output-dir",
+      join(dir, "dev-zero-legacy"),
+      "--legacy-params",
+      "/dev/zero",
+      "--dry-run",
+    ]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(
+      "trainkit-train: error: Legacy params file /dev/zero is not a regular file (a device, FIFO or socket); give the path of a file.\n",
+    );
+  });
+});
+
 describe("process backend: what the program leaves behind", () => {
   const script = (name: string, body: string) => {
     const path = join(dir, name);
