@@ -13,7 +13,11 @@ function payloadOf(kind: AnyPayload["kind"]): AnyPayload {
   const entries: Record<string, unknown> =
     kind === "training"
       ? { "training.trainDataFile": "train.npz", "training.nGroups": 8, "training.outputDir": "out" }
-      : { "inference.modelPath": "model", "inference.testDataFile": "test.npz", "inference.outputDir": "out" };
+      : {
+          "inference.modelPath": "model",
+          "inference.testDataFile": "test.npz",
+          "inference.outputDir": "out",
+        };
   const layer: Layer = {
     level: "override",
     entries: Object.entries(entries).map(([path, value]) => ({
@@ -40,9 +44,10 @@ describe("capabilities", () => {
       ];
       for (const [name, options] of setups) {
         for (const capability of await BACKENDS[name].capabilities(options, payload)) {
-          expect(capability.supported, `${kind} ${name} ${JSON.stringify(options)} ${capability.path}`).not.toMatch(
-            /undefined|NaN|\[object/,
-          );
+          expect(
+            capability.supported,
+            `${kind} ${name} ${JSON.stringify(options)} ${capability.path}`,
+          ).not.toMatch(/undefined|NaN|\[object/);
           checked++;
         }
       }
