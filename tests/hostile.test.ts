@@ -589,127 +589,146 @@ describe("process backend: what the program leaves behind", () => {
 });
 
 describe("fuzz: hostile argv and config sources", () => {
-  it("always exits 2, with no stack trace, no write and no secret", async () => {
-    const fuzzDir = join(dir, "fuzz");
-    mkdirSync(fuzzDir);
-    const out = join(fuzzDir, "out");
-    const write = (name: string, text: string) => {
-      const path = join(fuzzDir, name);
-      writeFileSync(path, text);
-      return path;
-    };
-    const nan = join(dir, "nan.npz");
-    const badSources = [
-      [
+  it(
+    "always exits 2, with no stack trace, no write and no secret",
+    async () => {
+      const fuzzDir = join(dir, "fuzz");
+      mkdirSync(fuzzDir);
+      const out = join(fuzzDir, "out");
+      const write = (name: string, text: string) => {
+        const path = join(fuzzDir, name);
+        writeFileSync(path, text);
+        return path;
+      };
+      const nan = join(dir, "nan.npz");
+      const badSources = [
+        [
+          "--config",
+          write("bad-key.yaml", `training:\n  batch_size: 8\nexecution:\n  MLFLOW_TRACKING_URI: ${URI}\n`),
+        ],
+        ["--config", write("malformed.yaml", "training: [1, 2\n")],
+        ["--config", write("duplicate.yaml", "training:\n  seed: 1\n  nepochs: 2\n  seed: 3\n")],
+        [
+          "--config",
+          write(
+            "many-keys.yaml",
+            `training:\n${Array.from({ length: 5000 }, (_, i) => `  k${i}: ${i}\n`).join("")}`,
+          ),
+        ],
+        ["--config", write("secret-key.json", JSON.stringify({ execution: { mlflowTrackingURI: URI } }))],
+        ["--config", write("deep.yaml", `training: ${"[".repeat(200)}${"]".repeat(200)}\n`)],
+        ["--config", write("bad-launcher.yaml", "launcher:\n  timeout: .inf\n")],
+        [
+          "--legacy-params",
+          write("legacy.json", JSON.stringify({ mlflow_tracking_uri: URI, batch_size: "x" })),
+        ],
+        ["--legacy-params", write("legacy-deep.json", "[".repeat(3000) + "]".repeat(3000))],
+        ["--legacy-params", "/dev/zero"],
+        ["--train-data-file", nan],
+        ["--output-dir", train],
+        ["--output-dir", "/proc/fuzz-out"],
+        ["--timeout", "1e9h"],
+        ["--backend", "process", "--command", "/nonexistent/x"],
+        ["--unknown-flag", URI],
+        [`--mlflow_tracking_uri=${URI}`],
+        ["--set", `execution.mlflow_tracking_url=${URI}`],
+        ["--set", "training.batchSize=-3"],
+        ["stray", URI],
+      ];
+      const flags = [
+        "--batch-size",
+        "--nepochs",
+        "--learning-rate",
+        "--seed",
+        "--n-groups",
+        "--gridsize",
+        "--logger",
+        "--mlflow-tracking-uri",
+        "--num-workers",
+        "--set",
+        "--explain",
+        "--format",
         "--config",
-        write("bad-key.yaml", `training:\n  batch_size: 8\nexecution:\n  MLFLOW_TRACKING_URI: ${URI}\n`),
-      ],
-      ["--config", write("malformed.yaml", "training: [1, 2\n")],
-      ["--config", write("secret-key.json", JSON.stringify({ execution: { mlflowTrackingURI: URI } }))],
-      ["--config", write("deep.yaml", `training: ${"[".repeat(200)}${"]".repeat(200)}\n`)],
-      ["--config", write("bad-launcher.yaml", "launcher:\n  timeout: .inf\n")],
-      [
-        "--legacy-params",
-        write("legacy.json", JSON.stringify({ mlflow_tracking_uri: URI, batch_size: "x" })),
-      ],
-      ["--legacy-params", write("legacy-deep.json", "[".repeat(3000) + "]".repeat(3000))],
-      ["--legacy-params", "/dev/zero"],
-      ["--train-data-file", nan],
-      ["--output-dir", train],
-      ["--output-dir", "/proc/fuzz-out"],
-      ["--timeout", "1e9h"],
-      ["--backend", "process", "--command", "/nonexistent/x"],
-      ["--unknown-flag", URI],
-      [`--mlflow_tracking_uri=${URI}`],
-      ["--set", `execution.mlflow_tracking_url=${URI}`],
-      ["--set", "training.batchSize=-3"],
-      ["stray", URI],
-    ];
-    const flags = [
-      "--batch-size",
-      "--nepochs",
-      "--learning-rate",
-      "--seed",
-      "--n-groups",
-      "--gridsize",
-      "--logger",
-      "--mlflow-tracking-uri",
-      "--num-workers",
-      "--set",
-      "--explain",
-      "--format",
-      "--config",
-    ];
-    const values = [
-      "8",
-      "-1",
-      "0",
-      "NaN",
-      "1e999",
-      "abc",
-      "",
-      "0x10",
-      "true",
-      URI,
-      "x".repeat(300),
-      "training.nepochs=2",
-      "json",
-    ];
-    const noise = fc.array(fc.tuple(fc.constantFrom(...flags), fc.constantFrom(...values)), { maxLength: 4 });
-    const env = fc.dictionary(
-      fc.constantFrom(
-        "TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI",
-        "TRAINKIT_TRAINING_BATCH_SIZE",
-        "TRAINKIT_EXECUTION_SEED",
-      ),
-      fc.constantFrom("8", "-2", URI, "x"),
-      { maxKeys: 2 },
-    );
-    const figures = { cases: 0, crashes: 0, stackTraces: 0, leaks: 0, writes: 0, peakRssMiB: 0 };
-    await fc.assert(
-      fc.asyncProperty(
-        noise,
-        fc.constantFrom(...badSources),
-        env,
-        fc.boolean(),
-        async (pairs, bad, environment, dryRun) => {
-          const argv = [
-            "--train-data-file",
-            train,
-            "--n-groups",
-            "8",
-            "--output-dir",
-            out,
-            ...pairs.flat(),
-            ...bad,
-            ...(dryRun ? ["--dry-run"] : []),
-          ];
-          let text = "";
-          const code = await runProgram({ kind: "training", name: "trainkit-train" }, argv, {
-            stdout: (t) => {
-              text += t;
-            },
-            stderr: (t) => {
-              text += t;
-            },
-            env: environment,
-            isTTY: false,
-          });
-          figures.cases++;
-          figures.peakRssMiB = Math.max(figures.peakRssMiB, process.memoryUsage().rss / 2 ** 20);
-          if (code !== 2) figures.crashes++;
-          if (/\n\s+at |internal error/.test(text)) figures.stackTraces++;
-          if (text.includes(SECRET)) figures.leaks++;
-          if (existsSync(out)) figures.writes++;
-          expect(code, `${argv.join(" ")}\n${text}`).toBe(2);
-          expect(text).not.toMatch(/\n\s+at |internal error/);
-          expect(text).not.toContain(SECRET);
-          expect(existsSync(out)).toBe(false);
+      ];
+      const values = [
+        "8",
+        "-1",
+        "0",
+        "NaN",
+        "1e999",
+        "abc",
+        "",
+        "0x10",
+        "true",
+        URI,
+        "x".repeat(300),
+        "training.nepochs=2",
+        "json",
+      ];
+      const noise = fc.array(fc.tuple(fc.constantFrom(...flags), fc.constantFrom(...values)), {
+        maxLength: 4,
+      });
+      const env = fc.dictionary(
+        fc.constantFrom(
+          "TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI",
+          "TRAINKIT_TRAINING_BATCH_SIZE",
+          "TRAINKIT_EXECUTION_SEED",
+        ),
+        fc.constantFrom("8", "-2", URI, "x"),
+        { maxKeys: 2 },
+      );
+      const figures = { cases: 0, crashes: 0, stackTraces: 0, leaks: 0, writes: 0, peakRssMiB: 0 };
+      await fc.assert(
+        fc.asyncProperty(
+          noise,
+          fc.constantFrom(...badSources),
+          env,
+          fc.boolean(),
+          async (pairs, bad, environment, dryRun) => {
+            const argv = [
+              "--train-data-file",
+              train,
+              "--n-groups",
+              "8",
+              "--output-dir",
+              out,
+              ...pairs.flat(),
+              ...bad,
+              ...(dryRun ? ["--dry-run"] : []),
+            ];
+            let text = "";
+            const code = await runProgram({ kind: "training", name: "trainkit-train" }, argv, {
+              stdout: (t) => {
+                text += t;
+              },
+              stderr: (t) => {
+                text += t;
+              },
+              env: environment,
+              isTTY: false,
+            });
+            figures.cases++;
+            figures.peakRssMiB = Math.max(figures.peakRssMiB, process.memoryUsage().rss / 2 ** 20);
+            if (code !== 2) figures.crashes++;
+            if (/\n\s+at |internal error/.test(text)) figures.stackTraces++;
+            if (text.includes(SECRET)) figures.leaks++;
+            if (existsSync(out)) figures.writes++;
+            expect(code, `${argv.join(" ")}\n${text}`).toBe(2);
+            expect(text).not.toMatch(/\n\s+at |internal error/);
+            expect(text).not.toContain(SECRET);
+            expect(existsSync(out)).toBe(false);
+          },
+        ),
+        // FUZZ_RUNS / FUZZ_MS / FUZZ_SEED make a longer hostile run (docs/errors.md); the suite stays bounded.
+        {
+          numRuns: Number(process.env.FUZZ_RUNS ?? 1000),
+          interruptAfterTimeLimit: Number(process.env.FUZZ_MS ?? 6000),
+          seed: Number(process.env.FUZZ_SEED ?? 15),
         },
-      ),
-      { numRuns: 1000, interruptAfterTimeLimit: 6000, seed: Number(process.env.FUZZ_SEED ?? 15) },
-    );
-    console.log(`hostile fuzz: ${JSON.stringify(figures)}`);
-    expect(figures.cases).toBeGreaterThan(50);
-  }, 30_000);
+      );
+      console.log(`hostile fuzz: ${JSON.stringify(figures)}`);
+      expect(figures.cases).toBeGreaterThan(50);
+    },
+    Number(process.env.FUZZ_MS ?? 6000) + 24_000,
+  );
 });
