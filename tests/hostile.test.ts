@@ -2,7 +2,7 @@
 // data, bundles, run directories and programs are refused with exit code 2 before anything is
 // written; a diverging loss fails the run and keeps only finite checkpoints. Ends with a bounded
 // fast-check fuzz over argv and config sources.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -554,6 +554,29 @@ describe("process backend: what the program leaves behind", () => {
     expect(result.status, result.stderr).toBe(0);
     expect(result.seconds).toBeLessThan(10);
     process.kill(Number(readFileSync(pids, "utf8")), "SIGKILL"); // outside the group: not ours to end
+  });
+
+  it("ends the program's group when a second Ctrl-C makes trainkit exit at once", async () => {
+    const pids = join(dir, "second-ctrl-c.pid");
+    const program = script("ignores-sigint.sh", `trap "" INT\necho $$ > ${pids}\nsleep 40\nsleep 1`);
+    const child = spawn(
+      process.execPath,
+      [
+        BINS.train,
+        ...["--train-data-file", train, "--n-groups", "8", "--output-dir", join(dir, "second-ctrl-c")],
+        ...["--backend", "process", "--command", program],
+      ],
+      { env: { PATH: process.env.PATH ?? "" }, stdio: "ignore" },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(pids) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(alive(pids)).toBe(false);
   });
 
   it("rotates the program's logs at 64 MiB and keeps its memory bounded however much it prints", () => {

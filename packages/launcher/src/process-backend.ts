@@ -224,6 +224,18 @@ export function threadEnvironment(
   return { OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, [THREAD_BUDGET_ENV]: n };
 }
 
+/** Process groups of programs still running; SIGKILLed if trainkit exits first (a second Ctrl-C). */
+const runningGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const pid of runningGroups) signalGroup(pid, "SIGKILL");
+  });
+}
+
 /** Signals the program's whole process group (it is started as the leader of its own); false when none is left. */
 function signalGroup(pid: number | undefined, signal: NodeJS.Signals | 0): boolean {
   if (pid === undefined) return false;
@@ -296,9 +308,8 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
     pump(child.stdout, stdoutLog, io.stdout),
     pump(child.stderr, stderrLog, io.stderr),
   ]);
-  // If trainkit itself exits early (a second Ctrl-C), the group must not outlive it.
-  const killOnExit = () => signalGroup(child.pid, "SIGKILL");
-  process.once("exit", killOnExit);
+  if (child.pid !== undefined) runningGroups.add(child.pid);
+  installExitHook();
 
   let stopReason: "interrupted" | "timeout" | null = null;
   const timers: NodeJS.Timeout[] = [];
@@ -341,7 +352,7 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
     child.stderr.destroy();
     await output;
   }
-  process.removeListener("exit", killOnExit);
+  if (child.pid !== undefined) runningGroups.delete(child.pid);
   await Promise.all([stdoutLog.close(), stderrLog.close()]);
   if (leftBehind) {
     io.stderr(
