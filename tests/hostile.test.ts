@@ -171,7 +171,7 @@ describe("bad data and bundles", () => {
         })),
       });
     /** A bundle of `model` holding `weights`, every digest and CRC-32 correct. */
-    const bundleWith = async (name: string, weights: Uint8Array) => {
+    const bundleWith = async (name: string, weights: Uint8Array, member = "weights.bin") => {
       const bundleDir = join(dir, name);
       mkdirSync(bundleDir);
       await writeModelBundle(join(bundleDir, "model.zip"), {
@@ -179,7 +179,7 @@ describe("bad data and bundles", () => {
         packages: { "@trainkit/engine": "0.0.0" },
         payload: { kind: "training", config: { model, training: { nphotons: 1e6 }, execution: { seed: 1 } } },
         legacyParams: {},
-        weights: { "weights.bin": weights },
+        weights: { [member]: weights },
       });
       return bundleDir;
     };
@@ -228,6 +228,18 @@ describe("bad data and bundles", () => {
         }
       });
     }
+
+    it("refuses a bundle without the engine's weights file, naming the member", async () => {
+      const bundleDir = await bundleWith("no-weights", stateOf(model), "torch.pt");
+      for (const extra of [["--dry-run"], []]) {
+        const result = infer(bundleDir, extra);
+        expect(result.status, result.stderr).toBe(2);
+        expect(result.stderr).toContain(
+          `${join(bundleDir, "model.zip")} is not a valid trainkit model bundle: it has no weights/weights.bin`,
+        );
+        expect(existsSync(join(bundleDir, "out"))).toBe(false);
+      }
+    });
 
     it("accepts weights of the bundle's own model (dry run)", async () => {
       const bundleDir = await bundleWith("fits", stateOf(model));
