@@ -91,11 +91,15 @@ describe("secrets", () => {
       "--backend",
       "process",
       "--command",
-      "/bin/sh -c true",
+      // the program prints the secret it was given: its logs and echo have it masked too
+      `/bin/sh -c 'echo "uri=$TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI"; echo "again $TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI" >&2'`,
     ]);
     expect(result.status, result.stderr).toBe(0);
     const manifest = JSON.parse(readFileSync(join(runOut, "manifest.json"), "utf8"));
     expect(manifest.argv).toContain("***");
+    expect(readFileSync(join(runOut, "logs/stdout.log"), "utf8")).toBe("uri=***\n");
+    expect(readFileSync(join(runOut, "logs/stderr.log"), "utf8")).toBe("again ***\n");
+    expect(result.stdout + result.stderr).not.toContain(SECRET);
     for (const [path, text] of filesUnder(runOut)) expect(text, path).not.toContain(SECRET);
   });
 });

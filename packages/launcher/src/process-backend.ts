@@ -5,7 +5,14 @@ import { spawn, spawnSync } from "node:child_process";
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
-import { listFields, renderValue, sameValue, tableCapabilities } from "@trainkit/config-meta";
+import {
+  listFields,
+  maskUriCredentials,
+  renderValue,
+  SECRET_MASK,
+  sameValue,
+  tableCapabilities,
+} from "@trainkit/config-meta";
 import { type ExecutionConfig, resolveComputeThreads, THREAD_BUDGET_ENV } from "@trainkit/execution-config";
 import { type AnyPayload, envVariableOf, PAYLOAD_SPECS } from "@trainkit/factory";
 import type { Backend, RunContext, RunResult } from "./backend.ts";
@@ -304,9 +311,16 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
       ...secrets,
     },
   });
+  // The program's output is saved and shown with its secret values and URI passwords masked.
+  const secretValues = Object.values(secrets).filter((v) => v.length >= 4);
+  const scrub = (text: string) => {
+    let out = text;
+    for (const value of secretValues) if (out.includes(value)) out = out.split(value).join(SECRET_MASK);
+    return maskUriCredentials(out);
+  };
   const output = Promise.all([
-    pump(child.stdout, stdoutLog, io.stdout),
-    pump(child.stderr, stderrLog, io.stderr),
+    pump(child.stdout, stdoutLog, io.stdout, scrub),
+    pump(child.stderr, stderrLog, io.stderr, scrub),
   ]);
   if (child.pid !== undefined) runningGroups.add(child.pid);
   installExitHook();

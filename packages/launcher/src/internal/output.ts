@@ -1,6 +1,6 @@
 // What an external program prints, streamed with bounded memory: each pipe is paused while its
-// chunk is written to the log (so a fast program waits for the disk instead of filling memory), logs
-// rotate at a fixed size, and what is echoed is split at line ends so the scrubber sees whole lines.
+// text is written to the log (so a fast program waits for the disk instead of filling memory), logs
+// rotate at a fixed size, and text is cut at line ends so that secrets are scrubbed from whole lines.
 
 import { type FileHandle, open, rename } from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -71,40 +71,50 @@ export class RotatingLog {
 
 /**
  * Reads a program's pipe into its log and echoes it, holding at most one chunk and one line
- * (`ECHO_LINE_BYTES`) in memory. Resolves when the pipe has closed (or was destroyed) and every
- * chunk read is in the log.
+ * (`ECHO_LINE_BYTES`) in memory: the pipe is paused until each piece is in the log. Text is cut at
+ * line ends and passed through `scrub` before it is echoed or saved, so a secret the program prints
+ * is masked even when it straddles two chunks. Resolves when the pipe has closed (or was destroyed)
+ * and everything read is in the log.
  */
-export function pump(stream: Readable, log: RotatingLog, echo: (text: string) => void): Promise<void> {
+export function pump(
+  stream: Readable,
+  log: RotatingLog,
+  echo: (text: string) => void,
+  scrub: (text: string) => string = (text) => text,
+): Promise<void> {
   const decoder = new StringDecoder("utf8");
   let line = "";
   let writing: Promise<void> = Promise.resolve();
-  const flush = (text: string) => {
+  const emit = (text: string) => {
+    if (text === "") return;
+    const out = scrub(text);
+    echo(out);
+    writing = writing.then(() => log.write(Buffer.from(out, "utf8")));
+  };
+  /** The complete lines of what was read so far (or a line that grew too long). */
+  const take = (text: string) => {
     line += text;
     const end = line.lastIndexOf("\n");
     if (end !== -1) {
-      echo(line.slice(0, end + 1));
+      emit(line.slice(0, end + 1));
       line = line.slice(end + 1);
     }
     if (line.length >= ECHO_LINE_BYTES) {
-      echo(line);
+      emit(line);
       line = "";
     }
   };
   stream.on("data", (chunk: Buffer) => {
     stream.pause();
-    flush(decoder.write(chunk));
-    writing = log.write(chunk).then(() => {
-      stream.resume();
-    });
+    take(decoder.write(chunk));
+    void writing.then(() => stream.resume());
   });
   return new Promise((resolve) => {
     stream.once("close", () => {
-      void writing.then(() => {
-        flush(decoder.end());
-        if (line !== "") echo(line);
-        line = "";
-        resolve();
-      });
+      take(decoder.end());
+      emit(line);
+      line = "";
+      void writing.then(() => resolve());
     });
   });
 }
