@@ -550,6 +550,19 @@ describe("process backend: what the program leaves behind", () => {
     expect(alive(pids)).toBe(false);
   });
 
+  it("kills a left-behind process that ignores SIGTERM even when it closed the program's pipes", () => {
+    const pids = join(dir, "daemon.pid");
+    const program = script(
+      "leaves-daemon.sh",
+      `sh -c 'trap "" TERM; echo $$ > ${pids}; exec sleep 40' > /dev/null 2>&1 &\nsleep 0.3\necho done`,
+    );
+    const result = processRun("daemon", program, ["--config", grace]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toContain("they were ended (SIGTERM, then SIGKILL)");
+    expect(result.seconds).toBeLessThan(10);
+    expect(alive(pids)).toBe(false);
+  });
+
   it("ends the whole process group on --timeout", () => {
     const pids = join(dir, "timeout-group.pid");
     const program = script("sleeps-with-child.sh", `sleep 40 &\necho $! > ${pids}\nsleep 40`);

@@ -2,7 +2,7 @@
 // payload. No shell: the command is split into argv and started with `spawn`; nothing from the
 // payload is ever interpolated into a shell string.
 import { spawn, spawnSync } from "node:child_process";
-import { constants } from "node:fs";
+import { constants, readdirSync, readFileSync } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
 import {
@@ -231,6 +231,33 @@ export function threadEnvironment(
   return { OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, [THREAD_BUDGET_ENV]: n };
 }
 
+/**
+ * Whether a process group still has a live member. On Linux, zombies do not count (an orphan that
+ * ended may wait a while for init to reap it); elsewhere, whether the group can be signalled.
+ */
+function groupAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return signalGroup(pid, 0);
+  }
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+    } catch {
+      continue; // ended meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")"
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pid && state !== "Z" && state !== "X") return true;
+  }
+  return false;
+}
+
 /** Process groups of programs still running; SIGKILLed if trainkit exits first (a second Ctrl-C). */
 const runningGroups = new Set<number>();
 let exitHookInstalled = false;
@@ -349,19 +376,24 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
   );
   for (const timer of timers) clearTimeout(timer);
   signal.removeEventListener("abort", onAbort);
-  // Whatever the program left running is ended: SIGTERM at once, SIGKILL after the grace period;
-  // the pipes are read until they close, for the grace period at most (a process that left the
-  // group could hold them forever).
+  // Whatever the program left running is ended: SIGTERM at once, SIGKILL if it is still there after
+  // the grace period. The pipes are read until they close, for the grace period at most (a process
+  // that left the group could hold them forever).
   const leftBehind = signalGroup(child.pid, "SIGTERM");
+  const deadline = Date.now() + (leftBehind ? options.graceSeconds : 1) * 1000;
   const drained = await Promise.race([
     output.then(() => true),
     new Promise<false>((resolve) => {
-      const timer = setTimeout(() => resolve(false), (leftBehind ? options.graceSeconds : 1) * 1000);
+      const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
       void output.then(() => clearTimeout(timer));
     }),
   ]);
+  let killed = false;
+  if (leftBehind) {
+    while (groupAlive(child.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (groupAlive(child.pid)) killed = signalGroup(child.pid, "SIGKILL");
+  }
   if (!drained) {
-    signalGroup(child.pid, "SIGKILL");
     child.stdout.destroy();
     child.stderr.destroy();
     await output;
@@ -370,7 +402,7 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
   await Promise.all([stdoutLog.close(), stderrLog.close()]);
   if (leftBehind) {
     io.stderr(
-      `trainkit: the program exited but left processes running in its group; they were ended (SIGTERM${drained ? "" : ", then SIGKILL"}).\n`,
+      `trainkit: the program exited but left processes running in its group; they were ended (SIGTERM${killed ? ", then SIGKILL" : ""}).\n`,
     );
   }
   for (const log of [stdoutLog, stderrLog]) {
