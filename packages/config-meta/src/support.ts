@@ -70,7 +70,8 @@ export function describeSupport(entry: Support, defaultValue: unknown): string {
     case "rule":
       return entry.requirement;
     case "refused":
-      return `only its default ${JSON.stringify(defaultValue) ?? "(none)"}: ${entry.why.replace(/\.$/, "")}`;
+      // A field without a default (a required one) has no value the backend would accept.
+      return `${defaultValue === undefined ? "no value" : `only its default ${JSON.stringify(defaultValue)}`}: ${entry.why.replace(/\.$/, "")}`;
   }
 }
 

@@ -1,6 +1,6 @@
-import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { directoryProblem, makeDirectory } from "./directories.ts";
 import { isDataError } from "./errors.ts";
 import {
   type OptionOrigin,
@@ -213,13 +213,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
         }
       : { ...simulation, out: target.single, compress };
   const folder = "out" in target ? target.out : dirname(target.single);
-  try {
-    await mkdir(folder, { recursive: true });
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+  // Checked before anything is made (never a recursive mkdir: it spins forever under /proc), then
+  // created one level at a time. A folder that cannot be made is a usage error (exit code 2).
+  const problem = (await directoryProblem(folder)) ?? (await makeDirectory(folder));
+  if (problem) {
     return fail(
-      EXIT.failed,
-      `${folder}: could not create the output folder (${reason}); check that the path is not a file and that you can write there. Nothing was written.`,
+      EXIT.usage,
+      `${folder}: cannot create the output folder: ${problem.why}. Choose another --${"out" in target ? "out" : "single"} path; nothing was written.`,
     );
   }
   try {

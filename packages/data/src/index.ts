@@ -25,6 +25,7 @@ export {
   type DataModelType,
   type DataPurpose,
 } from "./contract.ts";
+export { type DirectoryProblem, directoryProblem, errnoReason, makeDirectory } from "./directories.ts";
 export { DataError, type DataErrorCode, type DataErrorOptions, isDataError } from "./errors.ts";
 export { assignSpatialFolds, type SpatialFolds, splitFold } from "./folds.ts";
 export { type InferredValue, inferProbeSize, readNphotons } from "./infer.ts";

@@ -202,17 +202,27 @@ describe("main", () => {
     expect(existsSync(dir)).toBe(false);
   });
 
-  it("exits 1 with one line when the files cannot be written", async () => {
+  it("exits 2 with one line when the output folder cannot be created", async () => {
     const blocker = freshPath();
     writeFileSync(blocker, "a file, not a folder");
     const result = await run("--single", join(blocker, "x.npz"), "--n", "16", "--positions", "3");
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^trainkit-datagen: [^\n]*\n$/);
     expect(result.stderr).toMatchInlineSnapshot(`
-      "trainkit-datagen: <tmp>/run-6: could not create the output folder (EEXIST); check that the path is not a file and that you can write there. Nothing was written.
+      "trainkit-datagen: <tmp>/run-6: cannot create the output folder: <tmp>/run-6 is a file, not a directory. Choose another --single path; nothing was written.
       "
     `);
     expect(readdirSync(tmp).filter((name) => name.includes("partial"))).toEqual([]);
+  });
+
+  it("refuses --out under /proc at once instead of spinning (recursive mkdir retries there forever)", async () => {
+    const started = Date.now();
+    const result = await run("--out", "/proc/trainkit-x/y", "--n", "16", "--positions", "3");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      "trainkit-datagen: /proc/trainkit-x/y: cannot create the output folder: /proc is on a kernel file system (such as /proc) where nothing can be created. Choose another --out path; nothing was written.\n",
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import {
   assertDataValues,
   type DataError,
+  encodeNpy,
   isDataError,
   loadNpz,
   type NdArray,
@@ -73,6 +74,26 @@ describe("assertDataValues", () => {
       expect(error.message).toContain(`${key} has 1 NaN or infinite values, the first at index`);
       expect(error.message).toContain("(imaginary part)");
     }
+  });
+
+  it("reads only the header of a member the contract does not need (a zip bomb beside the arrays)", async () => {
+    const clean = join(tmp, "bomb-src.npz");
+    await saveNpz(clean, arrays());
+    const files = unzipSync(readFileSync(clean));
+    // 64 MiB of zeros under a valid .npy header, deflated to about 64 KiB
+    const junk = encodeNpy({ dtype: "f4", shape: [16 * 2 ** 20], data: new Float32Array(16 * 2 ** 20) });
+    const bytes = Buffer.from(zipSync({ ...files, "junk.npy": [junk, { level: 9 }] }));
+    // Damage the middle of its deflate stream: inflating the member past its header would fail.
+    const dataStart = bytes.indexOf(Buffer.from("junk.npy")) + "junk.npy".length;
+    const dataEnd = bytes.indexOf(Buffer.from([0x50, 0x4b]), dataStart + 1000);
+    expect(dataEnd - dataStart).toBeGreaterThan(10_000);
+    const middle = Math.floor((dataStart + dataEnd) / 2);
+    bytes[middle] = bytes[middle]! ^ 0xff;
+    const bomb = join(tmp, "npz-bomb.npz");
+    writeFileSync(bomb, bytes);
+    await expect(loadNpz(bomb)).rejects.toThrow("junk"); // reading everything finds the damage
+    const report = await assertDataValues(bomb, { purpose: "train" });
+    expect(report.errors).toEqual([]);
   });
 
   it("checks a test file's _metadata: bad JSON and negative nphotons", async () => {

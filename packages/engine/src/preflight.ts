@@ -1,8 +1,9 @@
 // What the embedded engine checks before a run starts, without TensorFlow.js: the values of the data
 // files (NaN, infinity, negative amplitudes, bad metadata) and, for inference, the model bundle's
 // integrity (CRC-32 of each member read, size and SHA-256 of the weights) and that its weights
-// decode and are finite. A problem is a `DataError` (exit code 2, nothing written).
+// decode, are finite and have the names and shapes of the model its payload describes. A problem is a `DataError` (exit code 2, nothing written).
 import { assertDataValues, DataError, type DataModelType, readModelBundle } from "@trainkit/data";
+import { modelVariableShapes, SHAPE_FIELDS, type ShapeConfig } from "./shapes.ts";
 import { decodeState } from "./state.ts";
 
 /** The weight file the engine writes and reads inside a bundle. */
@@ -23,8 +24,38 @@ function badWeights(file: string, why: string, cause?: unknown): DataError {
   });
 }
 
-/** Reads and checks a bundle's weights: present, decodable, finite. */
-export async function checkBundleWeights(modelPath: string): Promise<void> {
+const shapeText = (shape: readonly number[]) => `[${shape.join(", ")}]`;
+
+/** The weights must be those of `model`: the same variables, each with its shape. */
+function checkShapes(
+  file: string,
+  model: ShapeConfig,
+  arrays: readonly { name: string; shape: readonly number[] }[],
+) {
+  const described = SHAPE_FIELDS.map((k) => `model.${k} ${String(model[k])}`).join(", ");
+  const misfit = (what: string) =>
+    badWeights(
+      file,
+      `${WEIGHTS_MEMBER} does not fit the model its payload.json describes (${described}): ${what}: the weights come from another model, or the bundle was edited`,
+    );
+  const expected = modelVariableShapes(model);
+  const saved = new Map(arrays.map((a) => [a.name, a]));
+  for (const v of expected) {
+    const array = saved.get(v.name);
+    if (!array) throw misfit(`it has no ${v.name}`);
+    if (shapeText(array.shape) !== shapeText(v.shape))
+      throw misfit(`${v.name} has shape ${shapeText(array.shape)}, the model needs ${shapeText(v.shape)}`);
+  }
+  const names = new Set(expected.map((v) => v.name));
+  const extra = arrays.find((a) => !names.has(a.name));
+  if (extra) throw misfit(`it holds ${extra.name}, which the model does not have`);
+}
+
+/**
+ * Reads and checks a bundle's weights: present, decodable, finite and, given the model config the
+ * run will build, with exactly that model's variables and shapes.
+ */
+export async function checkBundleWeights(modelPath: string, model?: ShapeConfig): Promise<void> {
   const bundle = await readModelBundle(modelPath, { weights: true });
   const bytes = bundle.weights.get(WEIGHTS_MEMBER);
   if (!bytes)
@@ -51,6 +82,7 @@ export async function checkBundleWeights(modelPath: string): Promise<void> {
       );
     }
   }
+  if (model) checkShapes(bundle.file, model, state.arrays);
 }
 
 /** Checks everything a run of `payload` will read; throws `DataError` on the first problem. */
@@ -67,5 +99,6 @@ export async function preflightEmbedded(payload: PreflightPayload): Promise<void
   const test = config.inference?.testDataFile;
   if (typeof test === "string") await assertDataValues(test, { purpose: "test", modelType });
   const modelPath = config.inference?.modelPath;
-  if (typeof modelPath === "string") await checkBundleWeights(modelPath);
+  if (typeof modelPath === "string")
+    await checkBundleWeights(modelPath, config.model as unknown as ShapeConfig | undefined);
 }

@@ -7,7 +7,9 @@ export async function parseConfigText(text: string, file: string): Promise<Layer
   // The YAML parser is the largest dependency: it is loaded only when a config file is read.
   const { isAlias, isMap, isScalar, LineCounter, parseDocument, visit } = await import("yaml");
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: "1.2" });
+  // Keys are checked for uniqueness below with one Set per mapping: the parser's own check
+  // (`uniqueKeys: true`) compares each key with every earlier one, so 64,000 keys took minutes.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, version: "1.2" });
   const problem = doc.errors[0];
   if (problem) {
     const pos = lineCounter.linePos(problem.pos[0]);
@@ -19,9 +21,23 @@ export async function parseConfigText(text: string, file: string): Promise<Layer
   // Anchors, aliases and `<<` merge keys are refused (docs/decisions.md, "YAML anchors"): an alias
   // would give the value an origin far from the line that uses it, and expansion is unbounded.
   let refused: { node: Node; what: string } | undefined;
+  let duplicate: { node: Node; key: string; first: Node } | undefined;
   visit(doc, (key, node) => {
-    if (refused) return visit.BREAK;
+    if (refused || duplicate) return visit.BREAK;
     if (node === null || typeof node !== "object") return undefined;
+    if (isMap(node)) {
+      const seen = new Map<string, Node>();
+      for (const pair of node.items) {
+        const keyNode = pair.key as Node | null;
+        const name = isScalar(keyNode) ? String(keyNode.value) : JSON.stringify(keyNode?.toJSON() ?? null);
+        const first = seen.get(name);
+        if (first && keyNode) {
+          duplicate = { node: keyNode, key: name, first };
+          return visit.BREAK;
+        }
+        if (keyNode) seen.set(name, keyNode);
+      }
+    }
     if (isAlias(node)) refused = { node, what: `the alias *${node.source}` };
     else if ((node as { anchor?: string }).anchor)
       refused = { node: node as Node, what: `the anchor &${(node as { anchor?: string }).anchor}` };
@@ -29,6 +45,14 @@ export async function parseConfigText(text: string, file: string): Promise<Layer
       refused = { node, what: "the merge key <<" };
     return undefined;
   });
+  if (duplicate) {
+    const pos = lineCounter.linePos(duplicate.node.range?.[0] ?? 0);
+    const first = lineCounter.linePos(duplicate.first.range?.[0] ?? 0);
+    throw new FactoryError(
+      "SOURCE_MALFORMED",
+      `${file}:${pos.line}:${pos.col}: map keys must be unique: ${duplicate.key} is already set at line ${first.line}, column ${first.col}.`,
+    );
+  }
   if (refused) {
     const pos = lineCounter.linePos(refused.node.range?.[0] ?? 0);
     throw new FactoryError(

@@ -24,6 +24,7 @@ export {
 } from "./dialects.ts";
 export { isLaunchError, LaunchError, type LaunchErrorCode } from "./errors.ts";
 export { writeFileAtomic, writeJsonAtomic } from "./files.ts";
+export { LOG_ROTATE_BYTES } from "./internal/output.ts";
 export {
   checkCapabilities,
   checkInputs,

@@ -2,10 +2,17 @@
 // payload. No shell: the command is split into argv and started with `spawn`; nothing from the
 // payload is ever interpolated into a shell string.
 import { spawn, spawnSync } from "node:child_process";
-import { constants, createWriteStream, type WriteStream } from "node:fs";
+import { constants, readdirSync, readFileSync } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
-import { listFields, renderValue, sameValue, tableCapabilities } from "@trainkit/config-meta";
+import {
+  listFields,
+  maskUriCredentials,
+  renderValue,
+  SECRET_MASK,
+  sameValue,
+  tableCapabilities,
+} from "@trainkit/config-meta";
 import { type ExecutionConfig, resolveComputeThreads, THREAD_BUDGET_ENV } from "@trainkit/execution-config";
 import { type AnyPayload, envVariableOf, PAYLOAD_SPECS } from "@trainkit/factory";
 import type { Backend, RunContext, RunResult } from "./backend.ts";
@@ -23,6 +30,7 @@ import {
 } from "./dialects.ts";
 import { LaunchError } from "./errors.ts";
 import { ensureDirectory, writeFileAtomic } from "./files.ts";
+import { pump, RotatingLog } from "./internal/output.ts";
 
 /** Launcher settings of the process backend (recorded in the manifest, never in the payload). */
 export interface ProcessOptions {
@@ -223,11 +231,54 @@ export function threadEnvironment(
   return { OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, [THREAD_BUDGET_ENV]: n };
 }
 
-function tee(target: WriteStream, echo: (text: string) => void) {
-  return (chunk: Buffer) => {
-    target.write(chunk);
-    echo(chunk.toString("utf8"));
-  };
+/**
+ * Whether a process group still has a live member. On Linux, zombies do not count (an orphan that
+ * ended may wait a while for init to reap it); elsewhere, whether the group can be signalled.
+ */
+function groupAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return signalGroup(pid, 0);
+  }
+  for (const entry of entries) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+    } catch {
+      continue; // ended meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so split after the last ")"
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pid && state !== "Z" && state !== "X") return true;
+  }
+  return false;
+}
+
+/** Process groups of programs still running; SIGKILLed if trainkit exits first (a second Ctrl-C). */
+const runningGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const pid of runningGroups) signalGroup(pid, "SIGKILL");
+  });
+}
+
+/** Signals the program's whole process group (it is started as the leader of its own); false when none is left. */
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals | 0): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -263,16 +314,19 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
   } else {
     args = [...baseArgs, "--payload", payloadFile];
   }
-  const stdoutLog = createWriteStream(join(runDir, "logs/stdout.log"));
-  const stderrLog = createWriteStream(join(runDir, "logs/stderr.log"));
+  const stdoutLog = new RotatingLog(join(runDir, "logs/stdout.log"));
+  const stderrLog = new RotatingLog(join(runDir, "logs/stderr.log"));
   // Secrets are masked in payload.json: the program gets them from the environment.
   const secrets: Record<string, string> = {};
   const execution = payload.config.execution as unknown as Record<string, unknown>;
   if (typeof execution.mlflowTrackingUri === "string") {
     secrets[envVariableOf("execution", "mlflowTrackingUri")] = execution.mlflowTrackingUri;
   }
+  // The program leads its own process group, so that stopping it (and cleaning up after it) reaches
+  // every process it started, not only the first.
   const child = spawn(program!, args, {
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
     env: {
       ...process.env,
       TRAINKIT_PAYLOAD: payloadFile,
@@ -284,38 +338,89 @@ async function runProgram(context: RunContext, options: ProcessOptions): Promise
       ...secrets,
     },
   });
-  child.stdout.on("data", tee(stdoutLog, io.stdout));
-  child.stderr.on("data", tee(stderrLog, io.stderr));
+  // The program's output is saved and shown with its secret values and URI passwords masked.
+  const secretValues = Object.values(secrets).filter((v) => v.length >= 4);
+  const scrub = (text: string) => {
+    let out = text;
+    for (const value of secretValues) if (out.includes(value)) out = out.split(value).join(SECRET_MASK);
+    return maskUriCredentials(out);
+  };
+  const output = Promise.all([
+    pump(child.stdout, stdoutLog, io.stdout, scrub),
+    pump(child.stderr, stderrLog, io.stderr, scrub),
+  ]);
+  if (child.pid !== undefined) runningGroups.add(child.pid);
+  installExitHook();
 
   let stopReason: "interrupted" | "timeout" | null = null;
   const timers: NodeJS.Timeout[] = [];
   const stop = (reason: "interrupted" | "timeout") => {
     if (stopReason) return;
     stopReason = reason;
-    child.kill("SIGINT");
-    timers.push(setTimeout(() => child.kill("SIGTERM"), options.graceSeconds * 1000));
-    timers.push(setTimeout(() => child.kill("SIGKILL"), 2 * options.graceSeconds * 1000));
+    signalGroup(child.pid, "SIGINT");
+    timers.push(setTimeout(() => signalGroup(child.pid, "SIGTERM"), options.graceSeconds * 1000));
+    timers.push(setTimeout(() => signalGroup(child.pid, "SIGKILL"), 2 * options.graceSeconds * 1000));
   };
   const onAbort = () => stop("interrupted");
   signal.addEventListener("abort", onAbort, { once: true });
   if (signal.aborted) onAbort();
   if (options.timeout !== null) timers.push(setTimeout(() => stop("timeout"), options.timeout * 1000));
 
+  // How the program ended: its own exit, not the closing of its pipes (a process it left behind
+  // may hold them open for as long as it likes).
   const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
       child.once("error", (error) => resolve({ code: null, signal: null, error }));
-      child.once("close", (code, sig) => resolve({ code, signal: sig }));
+      child.once("exit", (code, sig) => resolve({ code, signal: sig }));
     },
   );
   for (const timer of timers) clearTimeout(timer);
   signal.removeEventListener("abort", onAbort);
-  await Promise.all([stdoutLog, stderrLog].map((s) => new Promise((r) => s.end(r))));
+  // Whatever the program left running is ended: SIGTERM at once, SIGKILL if it is still there after
+  // the grace period. The pipes are read until they close, for the grace period at most (a process
+  // that left the group could hold them forever).
+  const leftBehind = signalGroup(child.pid, "SIGTERM");
+  const deadline = Date.now() + (leftBehind ? options.graceSeconds : 1) * 1000;
+  const drained = await Promise.race([
+    output.then(() => true),
+    new Promise<false>((resolve) => {
+      const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+      void output.then(() => clearTimeout(timer));
+    }),
+  ]);
+  let killed = false;
+  if (leftBehind) {
+    while (groupAlive(child.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (groupAlive(child.pid)) killed = signalGroup(child.pid, "SIGKILL");
+  }
+  if (!drained) {
+    child.stdout.destroy();
+    child.stderr.destroy();
+    await output;
+  }
+  if (child.pid !== undefined) runningGroups.delete(child.pid);
+  await Promise.all([stdoutLog.close(), stderrLog.close()]);
+  if (leftBehind) {
+    io.stderr(
+      `trainkit: the program exited but left processes running in its group; they were ended (SIGTERM${killed ? ", then SIGKILL" : ""}).\n`,
+    );
+  }
+  for (const log of [stdoutLog, stderrLog]) {
+    if (log.error)
+      io.stderr(
+        `trainkit: cannot write ${log.path} (${log.error.message}); the rest of that output was not saved.\n`,
+      );
+  }
 
   const details = {
     command: [program, ...args],
     dialect: options.dialect,
     childExitCode: ended.code,
     childSignal: ended.signal,
+    ...(leftBehind ? { leftBehindEnded: true } : {}),
+    ...(stdoutLog.rotations + stderrLog.rotations > 0
+      ? { logRotations: { stdout: stdoutLog.rotations, stderr: stderrLog.rotations } }
+      : {}),
   };
   if (ended.error) {
     return { status: "failed", message: `cannot start "${program}": ${ended.error.message}`, details };
