@@ -150,8 +150,8 @@ describe("reconstruction quality", () => {
         "--output-dir",
         trainRun,
       ],
-      // A safety limit, not a speed target (those are benchmarks): about 60 s alone, three times
-      // that beside other CPU-heavy test files on 2 cores.
+      // A safety limit, not a speed target (those are benchmarks): it took 167-172 s beside other
+      // CPU-heavy test files on 2 cores.
       { timeout: 400_000 },
     );
     expect(trainResult.status, trainResult.stderr).toBe(0);
