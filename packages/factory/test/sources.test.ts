@@ -147,7 +147,11 @@ describe("loadEnvironment", () => {
     const base: Layer = {
       level: "override",
       entries: [
-        { path: "training.trainDataFile", value: "train.npz", origin: { kind: "code", argument: "trainDataFile" } },
+        {
+          path: "training.trainDataFile",
+          value: "train.npz",
+          origin: { kind: "code", argument: "trainDataFile" },
+        },
         { path: "training.nGroups", value: 64, origin: { kind: "code", argument: "nGroups" } },
       ],
     };
