@@ -19,6 +19,7 @@ import type {
   TrainingConfig,
   TrainingConfigInput,
 } from "@trainkit/training-config";
+import { match } from "ts-pattern";
 import type { AuditEntry } from "./audit.ts";
 import { detectEnvironment, environmentEntries, inferredLayer, type RunEnvironment } from "./environment.ts";
 import { FactoryError } from "./errors.ts";
@@ -119,23 +120,15 @@ async function gatherLayers(
   const layers: Layer[] = [];
   const warnings: ConfigWarning[] = [];
   for (const source of orderSources(options.sources ?? [])) {
-    switch (source.kind) {
-      case "file":
-        layers.push(await loadConfigFile(source.path));
-        break;
-      case "env":
-        layers.push(loadEnvironment(source.env ?? process.env));
-        break;
-      case "legacy": {
-        const legacy = await loadLegacyParamsFile(source.path, kind);
-        layers.push(legacy.layer);
-        warnings.push(...legacy.warnings);
-        break;
-      }
-      case "run":
-        layers.push(await loadRunDirectory(source.dir));
-        break;
-    }
+    // Exhaustive: a new source kind that is not read here fails to compile instead of being skipped.
+    const loaded = await match(source)
+      .with({ kind: "file" }, async (s) => ({ layer: await loadConfigFile(s.path), warnings: [] }))
+      .with({ kind: "env" }, async (s) => ({ layer: loadEnvironment(s.env ?? process.env), warnings: [] }))
+      .with({ kind: "legacy" }, (s) => loadLegacyParamsFile(s.path, kind))
+      .with({ kind: "run" }, async (s) => ({ layer: await loadRunDirectory(s.dir), warnings: [] }))
+      .exhaustive();
+    layers.push(loaded.layer);
+    warnings.push(...loaded.warnings);
   }
   layers.push(...(options.layers ?? []));
   layers.push(
