@@ -1,6 +1,6 @@
 import { isConfigError } from "@trainkit/config-meta";
 import { describe, expect, it } from "vitest";
-import { flagTable, isUsageError, parseArgv, renderHelp } from "../src/index.ts";
+import { flagTable, isUsageError, OPTIONS, parseArgv, renderHelp } from "../src/index.ts";
 
 const parse = (...argv: string[]) => parseArgv("training", argv, {});
 const entries = (...argv: string[]) =>
@@ -83,6 +83,18 @@ describe("flagTable", () => {
       kind: "field",
       target: { section: "inference" },
     });
+  });
+});
+
+describe("OPTIONS", () => {
+  it("is the one table of the options: each row gives a flag, its help line and its arity", () => {
+    const table = flagTable("training");
+    const help = renderHelp("training", "trainkit-train");
+    for (const [name, option] of Object.entries(OPTIONS)) {
+      expect(table.flags.get(name)).toMatchObject({ kind: "option", option: name, primary: true });
+      expect(help).toContain(`--${name}${option.value ? ` ${option.value}` : ""}`);
+      if (option.arity === "one") expect(usage(() => parse(`--${name}`))).toBe(`--${name} needs a value.`);
+    }
   });
 });
 
