@@ -121,7 +121,7 @@ function applySet(assignment: string, state: OptionState): void {
     });
     return;
   }
-  state.valueTokens.push(`--set ${assignment}`);
+  state.valueTokens.push(`--set ${shown}`);
   state.override.push({ path, value: coerced.value, origin });
 }
 

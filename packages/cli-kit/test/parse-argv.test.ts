@@ -201,6 +201,22 @@ describe("parseArgv", () => {
     expect(parse("--explain").explain).toBe(true);
   });
 
+  it("refuses value flags beside --payload without showing a secret they carry", () => {
+    const message = usage(() =>
+      parse(
+        "--payload",
+        "p.json",
+        "--set",
+        "execution.mlflowTrackingUri=https://u:s3cr3t@mlflow.example",
+        "--mlflow-tracking-uri",
+        "tok3n",
+      ),
+    );
+    expect(message).toBe(
+      '--payload runs a resolved payload as it is, so "--set execution.mlflowTrackingUri=***", "--mlflow-tracking-uri ***" cannot change it. Drop them, or build a new payload without --payload.',
+    );
+  });
+
   it("ignores a leading -- separator (pnpm train -- ...)", () => {
     expect(entries("--", "--nepochs", "2")).toEqual([["override", "training.nepochs", 2]]);
   });
