@@ -5,6 +5,7 @@ export {
   type Capability,
   only,
 } from "./capability.ts";
+export { codedErrorGuard, isUsageError, UsageError } from "./coded-error.ts";
 export {
   /** @internal */ type CoerceResult,
   /** @internal */ coerceFieldValue,

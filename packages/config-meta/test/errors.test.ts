@@ -2,11 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   ConfigError,
   type ConfigIssue,
+  codedErrorGuard,
   formatIssue,
   isConfigError,
+  isUsageError,
   maskUriCredentials,
   redactValue,
   renderValue,
+  UsageError,
 } from "../src/index.ts";
 
 const invalid: ConfigIssue = {
@@ -111,5 +114,40 @@ describe("redactValue and maskUriCredentials", () => {
     expect(maskUriCredentials("see https://:p@ss:w0rd@host/x and ftp://u:v@h")).toBe(
       "see https://:***@host/x and ftp://u:***@h",
     );
+  });
+});
+
+describe("codedErrorGuard", () => {
+  class SampleError extends Error {
+    override readonly name = "SampleError";
+    readonly code: "A" | "B";
+    constructor(code: "A" | "B") {
+      super(code);
+      this.code = code;
+    }
+  }
+  const isSampleError = codedErrorGuard<SampleError>("SampleError");
+
+  it("checks the name and the code, so it works across package copies", () => {
+    expect(isSampleError(new SampleError("A"))).toBe(true);
+    expect(isSampleError(new SampleError("A"), "A")).toBe(true);
+    expect(isSampleError(new SampleError("A"), "B")).toBe(false);
+    expect(isSampleError(Object.assign(new Error("x"), { name: "SampleError", code: "B" }), "B")).toBe(true);
+    expect(isSampleError(Object.assign(new Error("x"), { name: "SampleError" }))).toBe(false);
+    expect(isSampleError(new Error("x"))).toBe(false);
+    expect(isSampleError({ name: "SampleError", code: "A" })).toBe(false);
+  });
+});
+
+describe("UsageError", () => {
+  it("is coded USAGE and recognised by isUsageError", () => {
+    const error = new UsageError("unknown option --nope.");
+    expect([error.name, error.code, error.message]).toEqual([
+      "UsageError",
+      "USAGE",
+      "unknown option --nope.",
+    ]);
+    expect(isUsageError(error)).toBe(true);
+    expect(isUsageError(new ConfigError([invalid]))).toBe(false);
   });
 });
