@@ -1,5 +1,5 @@
 import { ConfigError, type ConfigIssue, closestName } from "@trainkit/config-meta";
-import { describeOrigin, loadConfigFile } from "@trainkit/factory";
+import { loadConfigFile } from "@trainkit/factory";
 import { BACKEND_NAMES, type BackendName, DIALECTS, type Dialect } from "@trainkit/launcher";
 import { isDurationInRange, type ParsedArgs, parseDuration } from "./parse-argv.ts";
 
@@ -62,7 +62,7 @@ export async function resolveLauncherSettings(args: ParsedArgs): Promise<Launche
     for (const entry of (await loadConfigFile(source.path)).entries) {
       if (!entry.path.startsWith("launcher")) continue;
       const key = entry.path.slice("launcher.".length);
-      const origin = describeOrigin(entry.origin);
+      const origin = entry.origin;
       if (!(KEYS as readonly string[]).includes(key)) {
         const best = closestName(key, KEYS);
         issues.push({

@@ -116,7 +116,7 @@ function applySet(assignment: string, state: OptionState): void {
       message: coerced.message,
       hasValue: true,
       value: raw,
-      origin: `"--set ${shown}" on the command line`,
+      origin,
       ...(target.field.meta.secret ? { secret: true } : {}),
     });
     return;

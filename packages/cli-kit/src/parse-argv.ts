@@ -220,7 +220,7 @@ export function parseArgv(
             message: coerced.message,
             hasValue: true,
             value: raw,
-            origin: `"${token}" on the command line`,
+            origin,
             ...(target.field.meta.secret ? { secret: true } : {}),
           });
           return;

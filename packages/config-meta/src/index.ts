@@ -18,6 +18,7 @@ export {
   type ConfigWarningCode,
   formatIssue,
   isConfigError,
+  renderOrigin,
   renderValue,
   SECRET_MASK,
 } from "./errors.ts";
@@ -41,6 +42,7 @@ export {
   /** @internal */ unwrapSchema,
   type ValueKind,
 } from "./introspect.ts";
+export { describeOrigin, type Origin } from "./origin.ts";
 export {
   /** @internal */ isSecretName,
   /** @internal */ maskUriCredentials,

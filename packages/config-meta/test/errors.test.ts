@@ -8,6 +8,7 @@ import {
   isUsageError,
   maskUriCredentials,
   redactValue,
+  renderOrigin,
   renderValue,
   UsageError,
 } from "../src/index.ts";
@@ -53,6 +54,20 @@ describe("formatIssue", () => {
         hint: 'Did you mean "batchSize"?',
       }),
     ).toBe('training.batch_sise: is not a known setting. Did you mean "batchSize"?');
+  });
+
+  it("renders an origin kept as data only when the issue is shown", () => {
+    const issue: ConfigIssue = { ...invalid, origin: { kind: "file", file: "exp.yaml", line: 4, column: 3 } };
+    expect(formatIssue(issue)).toBe(
+      "training.batchSize: must be a positive integer, got -4 (from exp.yaml:4:3).",
+    );
+    expect(formatIssue({ ...invalid, origin: { kind: "cli", token: "--set x=https://u:p@h" } })).toBe(
+      'training.batchSize: must be a positive integer, got -4 (from "--set x=https://u:***@h" on the command line).',
+    );
+    expect(renderOrigin({ kind: "env", variable: "TRAINKIT_TRAINING_BATCH_SIZE" })).toBe(
+      "environment variable TRAINKIT_TRAINING_BATCH_SIZE",
+    );
+    expect(renderOrigin("--timeout on the command line")).toBe("--timeout on the command line");
   });
 
   it("masks a secret field's value, and any value under a secret-looking name", () => {

@@ -351,7 +351,7 @@ export async function createInferencePayload(
         message: `disagrees with the model bundle ${bundle.file}, which was trained with ${renderValue(bundleModel[key])}`,
         hasValue: true,
         value: entry.value,
-        origin: describeOrigin(entry.origin),
+        origin: entry.origin,
         hint: "Inference uses the model's own settings: drop the explicit value.",
       });
     }

@@ -16,7 +16,6 @@ import { inferenceSection, modelSection, trainingSection } from "@trainkit/train
 import { parseConfigText } from "./config-text.ts";
 import { FactoryError } from "./errors.ts";
 import type { Layer, LayerEntry } from "./layer.ts";
-import { describeOrigin } from "./levels.ts";
 import { parseSourceJson, readSourceText } from "./read-source.ts";
 
 /** Every section a config source may hold; a payload takes the ones it has. */
@@ -118,7 +117,7 @@ export function loadEnvironment(env: Readonly<Record<string, string | undefined>
         message: coerced.message,
         hasValue: true,
         value: raw,
-        origin: describeOrigin(origin),
+        origin,
         ...(target.field.meta.secret ? { secret: true } : {}),
       });
       continue;

@@ -125,6 +125,11 @@ describe("loadEnvironment", () => {
       throw new Error("expected an error");
     } catch (error) {
       expect(isConfigError(error)).toBe(true);
+      // The origin stays data (rendered only in the message).
+      expect(isConfigError(error) && error.issues[0]?.origin).toEqual({
+        kind: "env",
+        variable: "TRAINKIT_EXECUTION_LEARNING_RATE",
+      });
       expect((error as Error).message).toMatchInlineSnapshot(`
         "4 problems:
           - execution.learningRate: must be a finite number, got "NaN" (from environment variable TRAINKIT_EXECUTION_LEARNING_RATE).
