@@ -51,6 +51,12 @@ export {
   readNphotons,
 } from "./infer.ts";
 export {
+  type DataFileFacts,
+  type Inference,
+  type InspectDataOptions,
+  inspectDataFile,
+} from "./inspect.ts";
+export {
   /** @internal */ jsonDepth,
   /** @internal */ MAX_JSON_DEPTH,
 } from "./internal/json-depth.ts";
