@@ -121,7 +121,10 @@ async function gatherLayers(
   for (const source of orderSources(options.sources ?? [])) {
     // Exhaustive: a new source kind that is not read here fails to compile instead of being skipped.
     const loaded = await match(source)
-      .with({ kind: "file" }, async (s) => ({ layer: await loadConfigFile(s.path), warnings: [] }))
+      .with({ kind: "file" }, async (s) => ({
+        layer: s.layer ?? (await loadConfigFile(s.path)),
+        warnings: [],
+      }))
       .with({ kind: "env" }, async (s) => ({ layer: loadEnvironment(s.env ?? process.env), warnings: [] }))
       .with({ kind: "legacy" }, (s) => loadLegacyParamsFile(s.path, kind))
       .with({ kind: "run" }, async (s) => ({ layer: await loadRunDirectory(s.dir), warnings: [] }))

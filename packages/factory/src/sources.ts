@@ -28,7 +28,8 @@ export const CONFIG_SECTIONS = {
 
 /** A typed source of `config`-level values. */
 export type Source =
-  | { readonly kind: "file"; readonly path: string }
+  /** A config file; `layer` is its `loadConfigFile` result when the caller read it already (read once). */
+  | { readonly kind: "file"; readonly path: string; readonly layer?: Layer }
   | { readonly kind: "env"; readonly env?: Readonly<Record<string, string | undefined>> }
   | { readonly kind: "legacy"; readonly path: string }
   | { readonly kind: "run"; readonly dir: string };
