@@ -214,6 +214,8 @@ export async function runProgram(
       overwrite: args.overwrite,
       resume: args.resume,
       options,
+      // Checked above (once per run): the dropped settings the warnings named.
+      checkedCapabilities: dropped,
       io,
       env: io.env,
       ...(planned ? { planned } : {}),
