@@ -1,5 +1,6 @@
 import { type FieldInfo, kebabCase, listFields } from "@trainkit/config-meta";
 import { PAYLOAD_SPECS, type PayloadKind } from "@trainkit/factory";
+import { OPTIONS, type OptionName } from "./options.ts";
 
 /** Help groups, in display order. */
 export const FLAG_GROUPS = [
@@ -44,97 +45,10 @@ export type FlagSpec =
       readonly kind: "option";
       readonly name: string;
       readonly option: OptionName;
-      readonly takesValue: boolean | "optional";
       readonly primary: boolean;
     };
 
-/** Flags that are not config fields. */
-export const OPTIONS = {
-  config: {
-    group: "Configuration",
-    value: "FILE",
-    help: "Read a YAML or JSON config file (repeatable; later files win).",
-  },
-  "legacy-params": {
-    group: "Configuration",
-    value: "FILE",
-    help: "Read a legacy params.cfg dictionary (JSON, upstream key names).",
-  },
-  "from-run": {
-    group: "Configuration",
-    value: "DIR",
-    help: "Start from the payload of a previous run (lowest config source).",
-  },
-  payload: {
-    group: "Configuration",
-    value: "FILE",
-    help: "Run exactly the resolved payload in FILE (a payload.json written earlier); no other settings.",
-  },
-  "payload-sha256": {
-    group: "Configuration",
-    value: "HEX",
-    help: "With --payload: refuse unless the payload's SHA-256 (as manifests record it) is HEX.",
-  },
-  set: {
-    group: "Configuration",
-    value: "PATH=VALUE",
-    help: "Set any field, e.g. --set training.batchSize=32 (override level).",
-  },
-  backend: {
-    group: "Run",
-    value: "NAME",
-    help: "Where to run: embedded (default, in this process) or process (an external program).",
-  },
-  command: {
-    group: "Run",
-    value: "CMD",
-    help: 'process backend: the program to run, e.g. "python3 -m ptycho_torch.train" (no shell).',
-  },
-  dialect: {
-    group: "Run",
-    value: "payload|ptycho-torch",
-    help: "process backend: pass --payload FILE (default) or upstream ptycho_torch flags.",
-  },
-  "allow-dropped": {
-    group: "Run",
-    value: "",
-    help: "process backend: run even when the program has no flag for a setting (recorded as dropped).",
-  },
-  timeout: {
-    group: "Run",
-    value: "DURATION",
-    help: "process backend: stop the program after this long (e.g. 90, 30m, 2h).",
-  },
-  overwrite: { group: "Run", value: "", help: "Replace an existing non-empty run directory." },
-  resume: {
-    group: "Run",
-    value: "",
-    help: "Continue the run in the output directory from its last checkpoint.",
-  },
-  "print-config": {
-    group: "Actions",
-    value: "",
-    help: "Print the resolved payload and exit (see --format).",
-  },
-  explain: {
-    group: "Actions",
-    value: "[PATH]",
-    help: "Print where each value (or PATH's) came from and what it shadowed, and exit.",
-  },
-  format: {
-    group: "Actions",
-    value: "yaml|json",
-    help: "Output format of --print-config and --explain (default yaml; text for --explain).",
-  },
-  "dry-run": {
-    group: "Actions",
-    value: "",
-    help: "Resolve, validate and check the backend's capabilities; write nothing.",
-  },
-  help: { group: "Actions", value: "", help: "Show this help and exit." },
-  version: { group: "Actions", value: "", help: "Show the version and exit." },
-} as const;
-export type OptionName = keyof typeof OPTIONS;
+export { OPTIONS, type OptionName };
 
 /** Flag names a field may not take because an option has them. */
 const RESERVED = new Set<string>(Object.keys(OPTIONS));
@@ -170,29 +84,8 @@ export function flagTable(kind: PayloadKind): FlagTable {
   if (cached) return cached;
   const flags = new Map<string, FlagSpec>();
   const targets = new Map<string, FieldTarget>();
-  for (const [name, takesValue] of [
-    ["config", true],
-    ["legacy-params", true],
-    ["from-run", true],
-    ["payload", true],
-    ["payload-sha256", true],
-    ["set", true],
-    ["backend", true],
-    ["command", true],
-    ["dialect", true],
-    ["allow-dropped", false],
-    ["timeout", true],
-    ["overwrite", false],
-    ["resume", false],
-    ["print-config", false],
-    ["explain", "optional"],
-    ["format", true],
-    ["dry-run", false],
-    ["help", false],
-    ["version", false],
-  ] as const) {
-    add(flags, { kind: "option", name, option: name, takesValue, primary: true });
-  }
+  for (const name of Object.keys(OPTIONS) as OptionName[])
+    add(flags, { kind: "option", name, option: name, primary: true });
   for (const [section, sectionSpec] of Object.entries(PAYLOAD_SPECS[kind].sections)) {
     for (const field of listFields(sectionSpec.schema)) {
       const target: FieldTarget = {

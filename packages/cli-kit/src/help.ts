@@ -98,11 +98,7 @@ export function renderHelp(kind: PayloadKind, program: string): string {
     if (lines.length) push("Execution", [`  [${category}]`, ...lines]);
   }
   for (const [name, option] of Object.entries(OPTIONS)) {
-    if (name === "backend") {
-      push("Run", entry(`--backend NAME`, option.help));
-      continue;
-    }
-    push(option.group as FlagGroup, entry(`--${name}${option.value ? ` ${option.value}` : ""}`, option.help));
+    push(option.group, entry(`--${name}${option.value ? ` ${option.value}` : ""}`, option.help));
   }
   push("Run", entry("--disable_mlflow", "Deprecated: same as --logger none --quiet."));
   for (const group of FLAG_GROUPS) {

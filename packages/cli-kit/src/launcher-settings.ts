@@ -1,5 +1,5 @@
 import { ConfigError, type ConfigIssue, closestName } from "@trainkit/config-meta";
-import { describeOrigin, loadConfigFile } from "@trainkit/factory";
+import { loadConfigFile, type Source } from "@trainkit/factory";
 import { BACKEND_NAMES, type BackendName, DIALECTS, type Dialect } from "@trainkit/launcher";
 import { isDurationInRange, type ParsedArgs, parseDuration } from "./parse-argv.ts";
 
@@ -53,16 +53,31 @@ function check(key: Key, value: unknown): { ok: true; value: unknown } | { ok: f
   }
 }
 
+/**
+ * Reads each `--config` file once, in order: its layer serves the launcher settings here and the
+ * factory after (a file source that carries its layer is not read again).
+ */
+export async function loadFileSources(args: ParsedArgs): Promise<ParsedArgs> {
+  const sources: Source[] = [];
+  for (const source of args.sources)
+    sources.push(
+      source.kind === "file" && source.layer === undefined
+        ? { ...source, layer: await loadConfigFile(source.path) }
+        : source,
+    );
+  return { ...args, sources };
+}
+
 /** Resolves the launcher settings; a bad key or value is a `ConfigError` naming its origin. */
 export async function resolveLauncherSettings(args: ParsedArgs): Promise<LauncherSettings> {
   const values: Partial<Record<Key, unknown>> = {};
   const issues: ConfigIssue[] = [];
   for (const source of args.sources) {
     if (source.kind !== "file") continue;
-    for (const entry of (await loadConfigFile(source.path)).entries) {
+    for (const entry of (source.layer ?? (await loadConfigFile(source.path))).entries) {
       if (!entry.path.startsWith("launcher")) continue;
       const key = entry.path.slice("launcher.".length);
-      const origin = describeOrigin(entry.origin);
+      const origin = entry.origin;
       if (!(KEYS as readonly string[]).includes(key)) {
         const best = closestName(key, KEYS);
         issues.push({

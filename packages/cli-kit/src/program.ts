@@ -27,7 +27,12 @@ import cliKitPackage from "../package.json" with { type: "json" };
 import { isUsageError, UsageError } from "./errors.ts";
 import { renderExplain, selectAudit } from "./explain.ts";
 import { renderHelp } from "./help.ts";
-import { type LauncherSettings, launcherOptions, resolveLauncherSettings } from "./launcher-settings.ts";
+import {
+  type LauncherSettings,
+  launcherOptions,
+  loadFileSources,
+  resolveLauncherSettings,
+} from "./launcher-settings.ts";
 import { type ParsedArgs, parseArgv, trainkitVariables } from "./parse-argv.ts";
 import { createScrubber, redactArgv, secretValues } from "./secrets.ts";
 import { emitSectionsYaml } from "./yaml-emit.ts";
@@ -152,15 +157,17 @@ export async function runProgram(
       io.stdout(renderHelp(spec.kind, spec.name));
       return 0;
     }
-    const args = parseArgv(spec.kind, argv, io.env);
-    if (args.help) {
+    const parsed = parseArgv(spec.kind, argv, io.env);
+    if (parsed.help) {
       io.stdout(renderHelp(spec.kind, spec.name));
       return 0;
     }
-    if (args.version) {
+    if (parsed.version) {
       io.stdout(`${spec.name} ${cliKitPackage.version}\n`);
       return 0;
     }
+    // Each --config file is read here, once: for the launcher settings and for the payload.
+    const args = await loadFileSources(parsed);
     const settings = await resolveLauncherSettings(args);
     const planned = args.payload !== undefined ? await loadPlannedPayload(spec.kind, args, io) : undefined;
     const payload = planned ? planned.payload : await buildPayload(spec.kind, args, io, settings);
@@ -207,6 +214,8 @@ export async function runProgram(
       overwrite: args.overwrite,
       resume: args.resume,
       options,
+      // Checked above (once per run): the dropped settings the warnings named.
+      checkedCapabilities: dropped,
       io,
       env: io.env,
       ...(planned ? { planned } : {}),

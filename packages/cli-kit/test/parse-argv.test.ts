@@ -1,6 +1,6 @@
 import { isConfigError } from "@trainkit/config-meta";
 import { describe, expect, it } from "vitest";
-import { flagTable, isUsageError, parseArgv, renderHelp } from "../src/index.ts";
+import { flagTable, isUsageError, OPTIONS, parseArgv, renderHelp } from "../src/index.ts";
 
 const parse = (...argv: string[]) => parseArgv("training", argv, {});
 const entries = (...argv: string[]) =>
@@ -83,6 +83,18 @@ describe("flagTable", () => {
       kind: "field",
       target: { section: "inference" },
     });
+  });
+});
+
+describe("OPTIONS", () => {
+  it("is the one table of the options: each row gives a flag, its help line and its arity", () => {
+    const table = flagTable("training");
+    const help = renderHelp("training", "trainkit-train");
+    for (const [name, option] of Object.entries(OPTIONS)) {
+      expect(table.flags.get(name)).toMatchObject({ kind: "option", option: name, primary: true });
+      expect(help).toContain(`--${name}${option.value ? ` ${option.value}` : ""}`);
+      if (option.arity === "one") expect(usage(() => parse(`--${name}`))).toBe(`--${name} needs a value.`);
+    }
   });
 });
 
@@ -187,6 +199,22 @@ describe("parseArgv", () => {
       dryRun: true,
     });
     expect(parse("--explain").explain).toBe(true);
+  });
+
+  it("refuses value flags beside --payload without showing a secret they carry", () => {
+    const message = usage(() =>
+      parse(
+        "--payload",
+        "p.json",
+        "--set",
+        "execution.mlflowTrackingUri=https://u:s3cr3t@mlflow.example",
+        "--mlflow-tracking-uri",
+        "tok3n",
+      ),
+    );
+    expect(message).toBe(
+      '--payload runs a resolved payload as it is, so "--set execution.mlflowTrackingUri=***", "--mlflow-tracking-uri ***" cannot change it. Drop them, or build a new payload without --payload.',
+    );
   });
 
   it("ignores a leading -- separator (pnpm train -- ...)", () => {

@@ -1,3 +1,4 @@
+import { describeOrigin, type Origin } from "./origin.ts";
 import { isSecretName, maskUriCredentials, SECRET_MASK } from "./redact.ts";
 
 /** What can be wrong with one value. */
@@ -20,8 +21,11 @@ export interface ConfigIssue {
   /** Whether `value` is meaningful (a missing value has none). */
   readonly hasValue: boolean;
   readonly value?: unknown;
-  /** Where the value came from, e.g. `--batch-size on the command line`. */
-  readonly origin?: string;
+  /**
+   * Where the value came from: the audit's `Origin` (rendered by `describeOrigin` only when the
+   * issue is shown), or a phrase where no origin kind fits, e.g. `--batch-size on the command line`.
+   */
+  readonly origin?: Origin | string;
   /** How to fix it, e.g. `Did you mean "batchSize"?`. */
   readonly hint?: string;
   /** Show the value as `***`. */
@@ -56,12 +60,17 @@ export function renderValue(value: unknown, secret = false): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** An issue's origin in words: `describeOrigin` of an `Origin`, a phrase as it is. */
+export function renderOrigin(origin: Origin | string): string {
+  return typeof origin === "string" ? origin : describeOrigin(origin);
+}
+
 /** `training.batchSize: must be a power of two, got 12 (from --batch-size on the command line).` */
 export function formatIssue(issue: ConfigIssue): string {
   // A value under a secret-looking name is masked even when the name is not a known setting.
   const secret = issue.secret === true || isSecretName(issue.path);
   const got = issue.hasValue ? `, got ${renderValue(issue.value, secret)}` : "";
-  const origin = issue.origin ? ` (from ${maskUriCredentials(issue.origin)})` : "";
+  const origin = issue.origin ? ` (from ${maskUriCredentials(renderOrigin(issue.origin))})` : "";
   const hint = issue.hint ? ` ${issue.hint}` : "";
   return `${issue.path}: ${issue.message}${got}${origin}.${hint}`;
 }

@@ -1,5 +1,15 @@
-export { type Capability, only } from "./capability.ts";
-export { type CoerceResult, coerceFieldValue } from "./coerce.ts";
+// Everything exported here is the public API (the README documents it) except what is marked
+// `@internal`: shared with the other trainkit packages only, not part of the public API, free to
+// change without a changeset (docs/decisions.md, "Public and internal exports").
+export {
+  type Capability,
+  only,
+} from "./capability.ts";
+export { codedErrorGuard, isUsageError, UsageError } from "./coded-error.ts";
+export {
+  /** @internal */ type CoerceResult,
+  /** @internal */ coerceFieldValue,
+} from "./coerce.ts";
 export {
   ConfigError,
   type ConfigIssue,
@@ -8,6 +18,7 @@ export {
   type ConfigWarningCode,
   formatIssue,
   isConfigError,
+  renderOrigin,
   renderValue,
   SECRET_MASK,
 } from "./errors.ts";
@@ -16,26 +27,27 @@ export {
   defineField,
   type FieldAlias,
   type FieldMeta,
-  fieldRegistry,
+  /** @internal */ fieldRegistry,
   HELP_GROUPS,
   type HelpGroup,
 } from "./field.ts";
 export {
-  applyValueAlias,
+  /** @internal */ applyValueAlias,
   type FieldInfo,
   getField,
-  kebabCase,
+  /** @internal */ kebabCase,
   listFields,
-  screamingSnake,
+  /** @internal */ screamingSnake,
   sectionDefaults,
-  unwrapSchema,
+  /** @internal */ unwrapSchema,
   type ValueKind,
 } from "./introspect.ts";
+export { describeOrigin, type Origin } from "./origin.ts";
 export {
-  isSecretName,
-  maskUriCredentials,
-  redactValue,
-  SECRET_NAME_WORDS,
+  /** @internal */ isSecretName,
+  /** @internal */ maskUriCredentials,
+  /** @internal */ redactValue,
+  /** @internal */ SECRET_NAME_WORDS,
 } from "./redact.ts";
 export {
   createSection,
@@ -50,9 +62,12 @@ export {
   type Section,
   sectionJsonSchema,
 } from "./section.ts";
-export { closestName, didYouMean } from "./suggest.ts";
 export {
-  describeSupport,
+  closestName,
+  didYouMean,
+} from "./suggest.ts";
+export {
+  /** @internal */ describeSupport,
   type Honoured,
   honoured,
   type Only,
@@ -63,7 +78,10 @@ export {
   rule,
   type Support,
   type SupportTable,
-  sameValue,
+  /** @internal */ sameValue,
   tableCapabilities,
 } from "./support.ts";
-export { fromZodIssues, houseMessage } from "./zod-issues.ts";
+export {
+  /** @internal */ fromZodIssues,
+  /** @internal */ houseMessage,
+} from "./zod-issues.ts";

@@ -1,6 +1,13 @@
 import * as z from "zod";
-import { ConfigError, type ConfigIssue, type ConfigWarning, type ConfigWarningCode } from "./errors.ts";
+import {
+  ConfigError,
+  type ConfigIssue,
+  type ConfigWarning,
+  type ConfigWarningCode,
+  renderOrigin,
+} from "./errors.ts";
 import { applyValueAlias, type FieldInfo, listFields } from "./introspect.ts";
+import type { Origin } from "./origin.ts";
 import { fromZodIssues, houseMessage } from "./zod-issues.ts";
 
 /** A finding of a cross-field rule, with a path relative to the section. */
@@ -27,8 +34,11 @@ export function defineRule<T>(name: string, check: (config: T) => readonly RuleF
   return { name, check };
 }
 
-/** Describes where the value of a field came from, for messages (`--batch-size on the command line`). */
-export type DescribeOrigin = (field: string) => string | undefined;
+/**
+ * Where the value of a field came from, for messages: the audit's `Origin`, or a phrase
+ * (`--batch-size on the command line`); rendered only when a message is shown.
+ */
+export type DescribeOrigin = (field: string) => Origin | string | undefined;
 
 export interface ParseOptions {
   /** Prefix for paths in messages; the section name by default. */
@@ -84,7 +94,7 @@ export function normalizeSection(
   const renamed = new Map<string, string>();
   const from = (key: string): string => {
     const origin = describeOrigin?.(key);
-    return origin ? ` (${origin})` : "";
+    return origin ? ` (${renderOrigin(origin)})` : "";
   };
   for (const [key, raw] of Object.entries(input)) {
     const alias = aliasOf.get(key);

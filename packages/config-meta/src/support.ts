@@ -75,6 +75,46 @@ export function describeSupport(entry: Support, defaultValue: unknown): string {
   }
 }
 
+/** What a field needs to turn its entry into a capability. */
+interface EntryContext {
+  readonly path: string;
+  readonly defaultValue: unknown;
+  readonly hint: { readonly hint?: string };
+}
+
+/**
+ * The capability of each kind of entry (undefined: nothing to check). A registry over the closed
+ * `Support["kind"]` set: a new kind without a row here is a type error, never silently skipped.
+ */
+const CAPABILITY_OF = {
+  honoured: () => undefined,
+  only: (entry, { path, defaultValue, hint }) => ({
+    path,
+    supports: (v) => entry.values.some((x) => sameValue(x, v)),
+    supported: describeSupport(entry, defaultValue),
+    ...hint,
+  }),
+  rule: (entry, { path, hint }) => ({ path, supports: entry.check, supported: entry.requirement, ...hint }),
+  refused: (entry, { path, defaultValue, hint }) => ({
+    path,
+    supports: (v) => sameValue(v, defaultValue),
+    supported: describeSupport(entry, defaultValue),
+    ...hint,
+  }),
+} satisfies {
+  readonly [K in Support["kind"]]: (
+    entry: Extract<Support, { kind: K }>,
+    context: EntryContext,
+  ) => Capability | undefined;
+};
+
+function capabilityOf<E extends Support>(entry: E, context: EntryContext): Capability | undefined {
+  return (CAPABILITY_OF[entry.kind] as (entry: E, context: EntryContext) => Capability | undefined)(
+    entry,
+    context,
+  );
+}
+
 /**
  * The capabilities of a table for the sections of one payload: every entry that restricts a value
  * (`only`, `rule`, `refused`). `schemas` gives each section's defaults.
@@ -90,35 +130,17 @@ export function tableCapabilities(
     for (const field of listFields(schema)) {
       const entry = entries[field.key];
       const path = `${section}.${field.key}`;
-      const withHint = hint === undefined ? {} : { hint };
       if (entry === undefined) {
         // Only reachable for a table built without its type (e.g. JSON): refuse rather than ignore.
         out.push({ path, supports: () => false, supported: "nothing (the backend has no entry for it)" });
         continue;
       }
-      switch (entry.kind) {
-        case "honoured":
-          break;
-        case "only":
-          out.push({
-            path,
-            supports: (v) => entry.values.some((x) => sameValue(x, v)),
-            supported: describeSupport(entry, field.defaultValue),
-            ...withHint,
-          });
-          break;
-        case "rule":
-          out.push({ path, supports: entry.check, supported: entry.requirement, ...withHint });
-          break;
-        case "refused":
-          out.push({
-            path,
-            supports: (v) => sameValue(v, field.defaultValue),
-            supported: describeSupport(entry, field.defaultValue),
-            ...withHint,
-          });
-          break;
-      }
+      const capability = capabilityOf(entry, {
+        path,
+        defaultValue: field.defaultValue,
+        hint: hint === undefined ? {} : { hint },
+      });
+      if (capability) out.push(capability);
     }
   }
   return out;

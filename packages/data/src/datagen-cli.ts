@@ -1,5 +1,6 @@
 import { dirname, join } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { isUsageError, UsageError } from "@trainkit/config-meta/coded-error";
 import { directoryProblem, makeDirectory } from "./directories.ts";
 import { isDataError } from "./errors.ts";
 import {
@@ -99,10 +100,6 @@ Options:
 Exit codes: 0 written, 1 could not write, 2 bad input (nothing is written).
 `;
 
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 function parseNumber(flag: string, text: string): number {
@@ -196,8 +193,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const parameters = resolveSimulationParameters(command.simulation, origin);
     if ("out" in command.target) resolveTestCount(parameters.positions, command.split, origin);
   } catch (error) {
-    if (error instanceof UsageError)
-      return fail(EXIT.usage, `${error.message} Run ${PROGRAM} --help for usage.`);
+    if (isUsageError(error)) return fail(EXIT.usage, `${error.message} Run ${PROGRAM} --help for usage.`);
     if (isDataError(error, "INVALID_OPTIONS")) return fail(EXIT.usage, error.message);
     return fail(EXIT.failed, `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
   }

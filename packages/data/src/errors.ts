@@ -1,3 +1,4 @@
+import { codedErrorGuard } from "@trainkit/config-meta/coded-error";
 import type { ContractFinding } from "./contract.ts";
 
 /** What went wrong. A closed set: `switch` over it exhaustively. */
@@ -76,11 +77,5 @@ export class DataError extends Error {
 }
 
 /** Type guard for `DataError`, optionally of one code; works across package copies. */
-export function isDataError(value: unknown, code?: DataErrorCode): value is DataError {
-  return (
-    value instanceof Error &&
-    value.name === "DataError" &&
-    typeof (value as Partial<DataError>).code === "string" &&
-    (code === undefined || (value as DataError).code === code)
-  );
-}
+export const isDataError: (value: unknown, code?: DataErrorCode) => value is DataError =
+  codedErrorGuard<DataError>("DataError");

@@ -1,10 +1,16 @@
-export { temporaryPathFor, writeFileAtomic } from "./atomic.ts";
+// Everything exported here is the public API (the README documents it) except what is marked
+// `@internal`: shared with the other trainkit packages only, not part of the public API, free to
+// change without a changeset (docs/decisions.md, "Public and internal exports").
+export {
+  /** @internal */ temporaryPathFor,
+  /** @internal */ writeFileAtomic,
+} from "./atomic.ts";
 export {
   BUNDLE_FILE,
-  BUNDLE_FORMAT,
-  BUNDLE_FORMAT_VERSION,
-  BUNDLE_JSON_MAX_BYTES,
-  BUNDLE_WEIGHTS_MAX_BYTES,
+  /** @internal */ BUNDLE_FORMAT,
+  /** @internal */ BUNDLE_FORMAT_VERSION,
+  /** @internal */ BUNDLE_JSON_MAX_BYTES,
+  /** @internal */ BUNDLE_WEIGHTS_MAX_BYTES,
   type BundleManifest,
   type ModelBundle,
   type ReadBundleOptions,
@@ -13,7 +19,10 @@ export {
   type WriteBundleInput,
   writeModelBundle,
 } from "./bundle.ts";
-export { assertDataValues, type CheckValuesOptions } from "./check-values.ts";
+export {
+  /** @internal */ assertDataValues,
+  /** @internal */ type CheckValuesOptions,
+} from "./check-values.ts";
 export {
   assertDataContract,
   CONTRACT_KEYS,
@@ -25,11 +34,38 @@ export {
   type DataModelType,
   type DataPurpose,
 } from "./contract.ts";
-export { type DirectoryProblem, directoryProblem, errnoReason, makeDirectory } from "./directories.ts";
-export { DataError, type DataErrorCode, type DataErrorOptions, isDataError } from "./errors.ts";
-export { assignSpatialFolds, type SpatialFolds, splitFold } from "./folds.ts";
-export { type InferredValue, inferProbeSize, readNphotons } from "./infer.ts";
-export { jsonDepth, MAX_JSON_DEPTH } from "./internal/json-depth.ts";
+export {
+  /** @internal */ type DirectoryProblem,
+  /** @internal */ directoryProblem,
+  /** @internal */ errnoReason,
+  /** @internal */ makeDirectory,
+} from "./directories.ts";
+export {
+  DataError,
+  type DataErrorCode,
+  type DataErrorOptions,
+  isDataError,
+} from "./errors.ts";
+export {
+  assignSpatialFolds,
+  type SpatialFolds,
+  splitFold,
+} from "./folds.ts";
+export {
+  type InferredValue,
+  inferProbeSize,
+  readNphotons,
+} from "./infer.ts";
+export {
+  type DataFileFacts,
+  type Inference,
+  type InspectDataOptions,
+  inspectDataFile,
+} from "./inspect.ts";
+export {
+  /** @internal */ jsonDepth,
+  /** @internal */ MAX_JSON_DEPTH,
+} from "./internal/json-depth.ts";
 export { readMetadata } from "./metadata.ts";
 export {
   DTYPES,
@@ -41,7 +77,13 @@ export {
   type NumericDtype,
   type StringDtype,
 } from "./ndarray.ts";
-export { DEFAULT_MAX_BYTES, encodeNpy, type NpyOptions, type NpyVersion, parseNpy } from "./npy.ts";
+export {
+  DEFAULT_MAX_BYTES,
+  encodeNpy,
+  type NpyOptions,
+  type NpyVersion,
+  parseNpy,
+} from "./npy.ts";
 export {
   type ArrayHeader,
   type LoadNpzOptions,
@@ -55,10 +97,10 @@ export {
   saveNpz,
 } from "./npz.ts";
 export {
-  MAX_SIMULATION_PIXELS,
-  type OptionOrigin,
+  /** @internal */ MAX_SIMULATION_PIXELS,
+  /** @internal */ type OptionOrigin,
   resolveSimulationParameters,
-  resolveTestCount,
+  /** @internal */ resolveTestCount,
   SIMULATION_DEFAULTS,
   type SimulatedArrays,
   type SimulatedDataset,

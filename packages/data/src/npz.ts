@@ -1,5 +1,5 @@
 import { DataError } from "./errors.ts";
-import { loadMember, readHeader, selectMembers, withNpz } from "./internal/archive.ts";
+import { loadMember, type NpzArchive, readHeader, selectMembers, withNpz } from "./internal/archive.ts";
 import { writeZipAtomic, type ZipSource } from "./internal/zip-write.ts";
 import type { Dtype, NdArray } from "./ndarray.ts";
 import { checkDataSize, encodeNpyParts, type NpyHeader, type NpyVersion, validateNdArray } from "./npy.ts";
@@ -79,15 +79,22 @@ function toArrayHeader(key: string, header: NpyHeader, dataBytes: number, compre
  * pickled or unsupported dtypes are reported with `dtype: null`, not thrown.
  */
 export async function readNpzHeaders(file: string, options: ReadNpzHeadersOptions = {}): Promise<NpzHeaders> {
-  return withNpz(file, async (npz) => {
-    const headers = new Map<string, ArrayHeader>();
-    for (const [key, entry] of selectMembers(npz, options.keys)) {
-      const header = await readHeader(npz, key, entry);
-      const dataBytes = entry.uncompressedSize - header.headerLength;
-      headers.set(key, toArrayHeader(key, header, dataBytes, entry.method !== 0));
-    }
-    return { file, headers };
-  });
+  return withNpz(file, (npz) => headersIn(npz, file, options.keys));
+}
+
+/** `readNpzHeaders` on an archive already open (for readers that need more than the headers). */
+export async function headersIn(
+  npz: NpzArchive,
+  file: string,
+  keys?: readonly string[],
+): Promise<NpzHeaders> {
+  const headers = new Map<string, ArrayHeader>();
+  for (const [key, entry] of selectMembers(npz, keys)) {
+    const header = await readHeader(npz, key, entry);
+    const dataBytes = entry.uncompressedSize - header.headerLength;
+    headers.set(key, toArrayHeader(key, header, dataBytes, entry.method !== 0));
+  }
+  return { file, headers };
 }
 
 /**

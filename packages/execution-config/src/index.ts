@@ -1,3 +1,6 @@
+// Everything exported here is the public API (the README documents it) except what is marked
+// `@internal`: shared with the other trainkit packages only, not part of the public API, free to
+// change without a changeset (docs/decisions.md, "Public and internal exports").
 export {
   type ConfigError,
   type ConfigIssue,
@@ -9,9 +12,9 @@ export {
   ACCELERATORS,
   type Accelerator,
   CHECKPOINT_MODES,
-  EXECUTION_CATEGORIES,
+  /** @internal */ EXECUTION_CATEGORIES,
   EXECUTION_DEFAULTS,
-  type ExecutionCategory,
+  /** @internal */ type ExecutionCategory,
   type ExecutionConfig,
   type ExecutionConfigInput,
   ExecutionConfigSchema,
@@ -26,9 +29,13 @@ export {
 } from "./execution-config.ts";
 export {
   defineExecutionConfig,
-  executionSection,
+  /** @internal */ executionSection,
   parseExecutionConfig,
   safeParseExecutionConfig,
 } from "./parse.ts";
 export { EXECUTION_RULES } from "./rules.ts";
-export { type ComputeThreads, resolveComputeThreads, THREAD_BUDGET_ENV } from "./threads.ts";
+export {
+  type ComputeThreads,
+  resolveComputeThreads,
+  THREAD_BUDGET_ENV,
+} from "./threads.ts";

@@ -39,7 +39,7 @@ export function resolveComputeThreads(
           message: "must be a positive integer (the threads this job may use)",
           hasValue: true,
           value: raw,
-          origin: `environment variable ${THREAD_BUDGET_ENV}`,
+          origin: { kind: "env", variable: THREAD_BUDGET_ENV },
           hint: `Unset it, or set it to 1 or more; execution.computeThreads "auto" reads it.`,
         },
       ]);

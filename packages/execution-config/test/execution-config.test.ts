@@ -188,11 +188,13 @@ describe("parseExecutionConfig", () => {
     expect(() => parseExecutionConfig({ batch_size: 3 })).toThrow(
       expect.objectContaining({ name: "ConfigError", code: "UNKNOWN_KEY" }),
     );
+    let thrown: unknown;
     try {
       parseExecutionConfig({ numWorkers: "2" });
     } catch (error) {
-      expect(isConfigError(error, "INVALID_VALUE")).toBe(true);
+      thrown = error;
     }
+    expect(isConfigError(thrown, "INVALID_VALUE")).toBe(true);
   });
 
   it("warns, and does not fail, for deterministic with workers", () => {

@@ -1,3 +1,4 @@
+import { codedErrorGuard } from "@trainkit/config-meta";
 /** What can go wrong while gathering configuration, before or beside validation. */
 export type FactoryErrorCode =
   | "SOURCE_NOT_FOUND"
@@ -26,12 +27,6 @@ export class FactoryError extends Error {
   }
 }
 
-/** Type guard for `FactoryError`, optionally of one code. */
-export function isFactoryError(value: unknown, code?: FactoryErrorCode): value is FactoryError {
-  return (
-    value instanceof Error &&
-    value.name === "FactoryError" &&
-    typeof (value as Partial<FactoryError>).code === "string" &&
-    (code === undefined || (value as FactoryError).code === code)
-  );
-}
+/** Type guard for `FactoryError`, optionally of one code; works across package copies. */
+export const isFactoryError: (value: unknown, code?: FactoryErrorCode) => value is FactoryError =
+  codedErrorGuard<FactoryError>("FactoryError");

@@ -1,8 +1,26 @@
+// Everything exported here is the public API (the README documents it) except what is marked
+// `@internal`: shared with the other trainkit packages only, not part of the public API, free to
+// change without a changeset (docs/decisions.md, "Public and internal exports").
 export type { AuditEntry, ShadowedValue } from "./audit.ts";
 export { parseConfigText } from "./config-text.ts";
-export { detectEnvironment, environmentEntries, inferredLayer, type RunEnvironment } from "./environment.ts";
-export { FactoryError, type FactoryErrorCode, isFactoryError } from "./errors.ts";
-export { codeLayer, type Layer, type LayerEntry, layerFromSections, type SectionedInput } from "./layer.ts";
+export {
+  /** @internal */ detectEnvironment,
+  /** @internal */ environmentEntries,
+  /** @internal */ inferredLayer,
+  /** @internal */ type RunEnvironment,
+} from "./environment.ts";
+export {
+  FactoryError,
+  type FactoryErrorCode,
+  isFactoryError,
+} from "./errors.ts";
+export {
+  codeLayer,
+  type Layer,
+  type LayerEntry,
+  layerFromSections,
+  type SectionedInput,
+} from "./layer.ts";
 export {
   fromLegacyParams,
   LEGACY_ONLY_KEYS,
@@ -12,7 +30,14 @@ export {
   loadLegacyParamsFile,
   toLegacyParams,
 } from "./legacy.ts";
-export { describeOrigin, LEVELS, type Level, levelRank, type Origin, PRECEDENCE } from "./levels.ts";
+export {
+  describeOrigin,
+  LEVELS,
+  type Level,
+  /** @internal */ levelRank,
+  type Origin,
+  PRECEDENCE,
+} from "./levels.ts";
 export {
   type AnyPayload,
   createInferencePayload,
@@ -20,15 +45,15 @@ export {
   type InferencePayload,
   type InferencePayloadConfig,
   type InferencePayloadOptions,
-  inspectTrainingData,
+  /** @internal */ inspectTrainingData,
   type Payload,
   resolvePayload,
-  type TrainingDataFacts,
+  /** @internal */ type TrainingDataFacts,
   type TrainingPayload,
   type TrainingPayloadConfig,
   type TrainingPayloadOptions,
-  trainingDataFiles,
-  withProgramValues,
+  /** @internal */ trainingDataFiles,
+  /** @internal */ withProgramValues,
 } from "./payload.ts";
 export {
   type LoadedPayload,
@@ -40,17 +65,32 @@ export {
   renderPayloadDocument,
   sha256Hex,
 } from "./payload-file.ts";
-export { INFERENCE_SPEC, PAYLOAD_SPECS, type PayloadKind, TRAINING_SPEC } from "./payload-spec.ts";
-export { legacyJson, payloadJson, stringifyWithFloats } from "./python-json.ts";
-export { type PayloadRule, type PayloadSpec, peekValue, type Resolution, resolve } from "./resolve.ts";
 export {
-  CONFIG_SECTIONS,
+  INFERENCE_SPEC,
+  PAYLOAD_SPECS,
+  type PayloadKind,
+  TRAINING_SPEC,
+} from "./payload-spec.ts";
+export {
+  /** @internal */ legacyJson,
+  /** @internal */ payloadJson,
+  /** @internal */ stringifyWithFloats,
+} from "./python-json.ts";
+export {
+  type PayloadRule,
+  type PayloadSpec,
+  peekValue,
+  type Resolution,
+  resolve,
+} from "./resolve.ts";
+export {
+  /** @internal */ CONFIG_SECTIONS,
   envVariableOf,
-  envVariables,
+  /** @internal */ envVariables,
   loadConfigFile,
   loadEnvironment,
   loadRunDirectory,
-  orderSources,
-  RESERVED_ENV,
+  /** @internal */ orderSources,
+  /** @internal */ RESERVED_ENV,
   type Source,
 } from "./sources.ts";

@@ -238,7 +238,7 @@ export async function loadPayloadFile(file: string, options: LoadPayloadFileOpti
               message: coerced.message,
               hasValue: true,
               value: raw,
-              origin: `environment variable ${variable}`,
+              origin: { kind: "env", variable },
               secret: true,
             },
           ]);

@@ -3,12 +3,11 @@ import { join } from "node:path";
 import type { ConfigIssue, ConfigWarning } from "@trainkit/config-meta";
 import { ConfigError, renderValue } from "@trainkit/config-meta";
 import {
-  checkDataContract,
-  inferProbeSize,
+  type DataFileFacts,
+  type InferredValue,
+  inspectDataFile,
   isDataError,
   readModelBundle,
-  readNphotons,
-  readNpzHeaders,
 } from "@trainkit/data";
 import type { ExecutionConfig, ExecutionConfigInput } from "@trainkit/execution-config";
 import type {
@@ -19,6 +18,7 @@ import type {
   TrainingConfig,
   TrainingConfigInput,
 } from "@trainkit/training-config";
+import { match } from "ts-pattern";
 import type { AuditEntry } from "./audit.ts";
 import { detectEnvironment, environmentEntries, inferredLayer, type RunEnvironment } from "./environment.ts";
 import { FactoryError } from "./errors.ts";
@@ -125,23 +125,18 @@ async function gatherLayers(
   const layers: Layer[] = [];
   const warnings: ConfigWarning[] = [];
   for (const source of orderSources(options.sources ?? [])) {
-    switch (source.kind) {
-      case "file":
-        layers.push(await loadConfigFile(source.path));
-        break;
-      case "env":
-        layers.push(loadEnvironment(source.env ?? process.env));
-        break;
-      case "legacy": {
-        const legacy = await loadLegacyParamsFile(source.path, kind);
-        layers.push(legacy.layer);
-        warnings.push(...legacy.warnings);
-        break;
-      }
-      case "run":
-        layers.push(await loadRunDirectory(source.dir));
-        break;
-    }
+    // Exhaustive: a new source kind that is not read here fails to compile instead of being skipped.
+    const loaded = await match(source)
+      .with({ kind: "file" }, async (s) => ({
+        layer: s.layer ?? (await loadConfigFile(s.path)),
+        warnings: [],
+      }))
+      .with({ kind: "env" }, async (s) => ({ layer: loadEnvironment(s.env ?? process.env), warnings: [] }))
+      .with({ kind: "legacy" }, (s) => loadLegacyParamsFile(s.path, kind))
+      .with({ kind: "run" }, async (s) => ({ layer: await loadRunDirectory(s.dir), warnings: [] }))
+      .exhaustive();
+    layers.push(loaded.layer);
+    warnings.push(...loaded.warnings);
   }
   layers.push(...(options.layers ?? []));
   layers.push(
@@ -165,30 +160,46 @@ async function gatherLayers(
   return { layers, warnings };
 }
 
-/** Checks that a data file exists and follows the data contract; returns the contract's warnings. */
-export async function checkDataFile(
+/**
+ * Opens a data file once: checks that it exists and follows the data contract, and with `infer`
+ * also reads N from the probe and nphotons from its metadata. Returns the contract's warnings and
+ * the inferred values; throws `FactoryError` (`DATA_NOT_FOUND`, `DATA_INVALID`) for the file and the
+ * contract, then the `DataError` of an inferred value, in that order.
+ */
+export async function readDataFile(
   path: string,
   origin: Origin,
   field: string,
   modelType: unknown,
-  nphotonsGiven = false,
-): Promise<ConfigWarning[]> {
+  options: {
+    readonly nphotonsGiven?: boolean;
+    readonly probeSize?: boolean;
+    readonly nphotons?: boolean;
+  } = {},
+): Promise<{
+  readonly warnings: ConfigWarning[];
+  readonly probeSize?: InferredValue<number>;
+  readonly nphotons?: InferredValue<number>;
+}> {
   const where = `${field} (${describeOrigin(origin)})`;
-  let headers: Awaited<ReturnType<typeof readNpzHeaders>>;
+  let facts: DataFileFacts;
   try {
-    headers = await readNpzHeaders(path);
+    facts = await inspectDataFile(path, {
+      file: path,
+      purpose: field.startsWith("training.train") ? "train" : "test",
+      modelType: modelType === "supervised" ? "supervised" : "pinn",
+      nphotonsGiven: options.nphotonsGiven === true,
+      probeSize: options.probeSize === true,
+      // A pickled _metadata is only reported (by the contract) when nphotons is given: never unpickled.
+      nphotons: options.nphotons === true && options.nphotonsGiven !== true,
+    });
   } catch (error) {
     if (isDataError(error, "FILE_NOT_FOUND")) {
       throw new FactoryError("DATA_NOT_FOUND", `${where}: ${path} does not exist.`, { cause: error });
     }
     throw new FactoryError("DATA_INVALID", `${where}: ${(error as Error).message}`, { cause: error });
   }
-  const report = checkDataContract(headers, {
-    file: path,
-    purpose: field.startsWith("training.train") ? "train" : "test",
-    modelType: modelType === "supervised" ? "supervised" : "pinn",
-    nphotonsGiven,
-  });
+  const { report } = facts;
   if (report.errors.length > 0) {
     const lines = report.errors.map((e) => e.message);
     throw new FactoryError(
@@ -198,9 +209,25 @@ export async function checkDataFile(
         : `${where}: ${lines.length} problems:\n${lines.map((l) => `  - ${l}`).join("\n")}`,
     );
   }
-  return report.warnings.map(
+  if (facts.probeSize && !facts.probeSize.ok) throw facts.probeSize.error;
+  if (facts.nphotons && !facts.nphotons.ok) throw facts.nphotons.error;
+  const warnings = report.warnings.map(
     (w): ConfigWarning => ({ code: "DATA_CONTRACT", path: field, message: w.message }),
   );
+  const probeSize = facts.probeSize?.ok ? facts.probeSize.value : undefined;
+  const nphotons = facts.nphotons?.ok ? facts.nphotons.value : undefined;
+  return { warnings, ...(probeSize ? { probeSize } : {}), ...(nphotons ? { nphotons } : {}) };
+}
+
+/** Checks that a data file exists and follows the data contract; returns the contract's warnings. */
+export async function checkDataFile(
+  path: string,
+  origin: Origin,
+  field: string,
+  modelType: unknown,
+  nphotonsGiven = false,
+): Promise<ConfigWarning[]> {
+  return (await readDataFile(path, origin, field, modelType, { nphotonsGiven })).warnings;
 }
 
 function peekString(kind: PayloadKind, layers: readonly Layer[], path: string) {
@@ -236,13 +263,20 @@ export async function inspectTrainingData(files: {
   const { train, test, modelType } = files;
   const nphotonsGiven = files.nphotonsGiven === true;
   if (train) {
-    warnings.push(
-      ...(await checkDataFile(train.value, train.origin, "training.trainDataFile", modelType, nphotonsGiven)),
-    );
-    const probe = await inferProbeSize(train.value);
-    inferred.push({ path: "model.N", value: probe.value, origin: { kind: "inferred", from: probe.source } });
-    // A pickled _metadata is only reported (above) when nphotons is given: it is never unpickled.
-    const nphotons = nphotonsGiven ? undefined : await readNphotons(train.value);
+    // One opening of the training file: headers, contract, N and nphotons.
+    const facts = await readDataFile(train.value, train.origin, "training.trainDataFile", modelType, {
+      nphotonsGiven,
+      probeSize: true,
+      nphotons: true,
+    });
+    warnings.push(...facts.warnings);
+    const { probeSize, nphotons } = facts;
+    if (probeSize)
+      inferred.push({
+        path: "model.N",
+        value: probeSize.value,
+        origin: { kind: "inferred", from: probeSize.source },
+      });
     if (nphotons) {
       inferred.push({
         path: "training.nphotons",
@@ -345,10 +379,18 @@ export async function createInferencePayload(
   const test = peekString("inference", layers, "inference.testDataFile");
   let probe: { value: number; source: string } | undefined;
   if (test) {
-    warnings.push(
-      ...(await checkDataFile(test.value, test.origin, "inference.testDataFile", bundleModel.modelType)),
+    // One opening of the test file: headers, contract and N.
+    const facts = await readDataFile(
+      test.value,
+      test.origin,
+      "inference.testDataFile",
+      bundleModel.modelType,
+      {
+        probeSize: true,
+      },
     );
-    probe = await inferProbeSize(test.value);
+    warnings.push(...facts.warnings);
+    probe = facts.probeSize;
   }
   const payload = withProgramValues("inference", layers, inferred, warnings, options.programValues);
   const issues: ConfigIssue[] = [];
@@ -364,7 +406,7 @@ export async function createInferencePayload(
         message: `disagrees with the model bundle ${bundle.file}, which was trained with ${renderValue(bundleModel[key])}`,
         hasValue: true,
         value: entry.value,
-        origin: describeOrigin(entry.origin),
+        origin: entry.origin,
         hint: "Inference uses the model's own settings: drop the explicit value.",
       });
     }

@@ -16,7 +16,6 @@ import { inferenceSection, modelSection, trainingSection } from "@trainkit/train
 import { parseConfigText } from "./config-text.ts";
 import { FactoryError } from "./errors.ts";
 import type { Layer, LayerEntry } from "./layer.ts";
-import { describeOrigin } from "./levels.ts";
 import { parseSourceJson, readSourceText } from "./read-source.ts";
 
 /** Every section a config source may hold; a payload takes the ones it has. */
@@ -29,7 +28,8 @@ export const CONFIG_SECTIONS = {
 
 /** A typed source of `config`-level values. */
 export type Source =
-  | { readonly kind: "file"; readonly path: string }
+  /** A config file; `layer` is its `loadConfigFile` result when the caller read it already (read once). */
+  | { readonly kind: "file"; readonly path: string; readonly layer?: Layer }
   | { readonly kind: "env"; readonly env?: Readonly<Record<string, string | undefined>> }
   | { readonly kind: "legacy"; readonly path: string }
   | { readonly kind: "run"; readonly dir: string };
@@ -118,7 +118,7 @@ export function loadEnvironment(env: Readonly<Record<string, string | undefined>
         message: coerced.message,
         hasValue: true,
         value: raw,
-        origin: describeOrigin(origin),
+        origin,
         ...(target.field.meta.secret ? { secret: true } : {}),
       });
       continue;

@@ -1,10 +1,15 @@
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isConfigError } from "@trainkit/config-meta";
 import { saveNpz } from "@trainkit/data";
 import { MODEL_DEFAULTS } from "@trainkit/training-config";
 import { describe, expect, it } from "vitest";
-import { createInferencePayload, createTrainingPayload, isFactoryError } from "../src/index.ts";
+import {
+  createInferencePayload,
+  createTrainingPayload,
+  isFactoryError,
+  loadConfigFile,
+} from "../src/index.ts";
 import { CPU_PIPE, tempDir, writeBundle, writeDataset } from "./helpers.ts";
 
 const dir = tempDir();
@@ -46,6 +51,31 @@ describe("createTrainingPayload", () => {
       n_groups: 64,
       output_prefix: join(dir, "run"),
     });
+  });
+
+  it("uses the layer a file source carries instead of reading the file again", async () => {
+    const config = join(dir, "read-once.yaml");
+    writeFileSync(config, "training:\n  nepochs: 7\n");
+    const layer = await loadConfigFile(config);
+    rmSync(config);
+    const payload = await createTrainingPayload({
+      trainDataFile: train,
+      overrides: { training: { nGroups: 8 } },
+      sources: [{ kind: "file", path: config, layer }],
+      environment: CPU_PIPE,
+    });
+    expect(payload.audit.find((a) => a.path === "training.nepochs")).toMatchObject({
+      value: 7,
+      level: "config",
+      origin: { kind: "file", file: config, line: 2, column: 12 },
+    });
+    const unread = await createTrainingPayload({
+      trainDataFile: train,
+      overrides: { training: { nGroups: 8 } },
+      sources: [{ kind: "file", path: config }],
+      environment: CPU_PIPE,
+    }).catch((error: unknown) => error);
+    expect(isFactoryError(unread, "SOURCE_NOT_FOUND")).toBe(true);
   });
 
   it("falls back to the default nphotons when the data has no metadata", async () => {

@@ -6,11 +6,13 @@ import { describe, expect, it } from "vitest";
 import {
   envVariableOf,
   isFactoryError,
+  type Layer,
   loadConfigFile,
   loadEnvironment,
   loadRunDirectory,
   orderSources,
   parseConfigText,
+  resolvePayload,
 } from "../src/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "trainkit-sources-"));
@@ -123,6 +125,11 @@ describe("loadEnvironment", () => {
       throw new Error("expected an error");
     } catch (error) {
       expect(isConfigError(error)).toBe(true);
+      // The origin stays data (rendered only in the message).
+      expect(isConfigError(error) && error.issues[0]?.origin).toEqual({
+        kind: "env",
+        variable: "TRAINKIT_EXECUTION_LEARNING_RATE",
+      });
       expect((error as Error).message).toMatchInlineSnapshot(`
         "4 problems:
           - execution.learningRate: must be a finite number, got "NaN" (from environment variable TRAINKIT_EXECUTION_LEARNING_RATE).
@@ -134,8 +141,42 @@ describe("loadEnvironment", () => {
   });
 
   it("never shows a secret value", () => {
-    expect(() => loadEnvironment({ TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI: "" })).not.toThrow();
-    expect(envVariableOf("execution", "mlflowTrackingUri")).toBe("TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI");
+    const variable = envVariableOf("execution", "mlflowTrackingUri");
+    expect(variable).toBe("TRAINKIT_EXECUTION_MLFLOW_TRACKING_URI");
+    const secret = "https://user:s3cr3t@mlflow.example";
+    const layer = loadEnvironment({ [variable]: secret });
+    // The value reaches the config; the origin names the variable only.
+    expect(layer.entries).toEqual([
+      { path: "execution.mlflowTrackingUri", value: secret, origin: { kind: "env", variable } },
+    ]);
+    const base: Layer = {
+      level: "override",
+      entries: [
+        {
+          path: "training.trainDataFile",
+          value: "train.npz",
+          origin: { kind: "code", argument: "trainDataFile" },
+        },
+        { path: "training.nGroups", value: 64, origin: { kind: "code", argument: "nGroups" } },
+      ],
+    };
+    // Resolved with logger csv, the secret draws an unused-setting warning: the audit, the
+    // warnings and overridesApplied name the variable and show "***", never the value.
+    const payload = resolvePayload("training", [base, layer]);
+    expect(payload.config.execution.mlflowTrackingUri).toBe(secret);
+    const shown = JSON.stringify([payload.audit, payload.warnings, payload.overridesApplied]);
+    expect(shown).toContain(variable);
+    expect(shown).toContain('"***"');
+    expect(shown).not.toContain("s3cr3t");
+    // Another variable's error lists that variable, never the secret beside it.
+    let message = "";
+    try {
+      loadEnvironment({ [variable]: secret, TRAINKIT_TRAINING_BATCH_SIZE: "abc" });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain("TRAINKIT_TRAINING_BATCH_SIZE");
+    expect(message).not.toContain("s3cr3t");
   });
 });
 

@@ -1,3 +1,4 @@
+import { codedErrorGuard } from "@trainkit/config-meta";
 import type { UnsupportedSetting } from "./capabilities.ts";
 
 export type LaunchErrorCode =
@@ -26,11 +27,6 @@ export class LaunchError extends Error {
   }
 }
 
-export function isLaunchError(value: unknown, code?: LaunchErrorCode): value is LaunchError {
-  return (
-    value instanceof Error &&
-    value.name === "LaunchError" &&
-    typeof (value as Partial<LaunchError>).code === "string" &&
-    (code === undefined || (value as LaunchError).code === code)
-  );
-}
+/** Type guard for `LaunchError`, optionally of one code; works across package copies. */
+export const isLaunchError: (value: unknown, code?: LaunchErrorCode) => value is LaunchError =
+  codedErrorGuard<LaunchError>("LaunchError");

@@ -1,3 +1,6 @@
+// Everything exported here is the public API (the README documents it) except what is marked
+// `@internal`: shared with the other trainkit packages only, not part of the public API, free to
+// change without a changeset (docs/decisions.md, "Public and internal exports").
 export {
   type Backend,
   type RunContext,
@@ -5,25 +8,41 @@ export {
   type RunResult,
   unsupportedSettings,
 } from "./backend.ts";
-export { BACKEND_NAMES, BACKENDS, type BackendName, embeddedBackend } from "./backends.ts";
-export { type Capability, only, type UnsupportedSetting } from "./capabilities.ts";
+export {
+  BACKEND_NAMES,
+  BACKENDS,
+  type BackendName,
+  embeddedBackend,
+} from "./backends.ts";
+export {
+  type Capability,
+  only,
+  type UnsupportedSetting,
+} from "./capabilities.ts";
 export { splitCommand } from "./command-line.ts";
 export {
   DIALECTS,
   type Dialect,
-  type Flag,
-  type FromData,
+  /** @internal */ type Flag,
+  /** @internal */ type FromData,
   PAYLOAD_DIALECT_SUPPORT,
-  type ProgramSurface,
+  /** @internal */ type ProgramSurface,
   PTYCHO_TORCH_SUPPORT,
-  type PtychoSupport,
+  /** @internal */ type PtychoSupport,
   parseHelp,
   ptychoTorchValues,
   renderPtychoTorch,
-  type Upstream,
+  /** @internal */ type Upstream,
 } from "./dialects.ts";
-export { isLaunchError, LaunchError, type LaunchErrorCode } from "./errors.ts";
-export { writeFileAtomic, writeJsonAtomic } from "./files.ts";
+export {
+  isLaunchError,
+  LaunchError,
+  type LaunchErrorCode,
+} from "./errors.ts";
+export {
+  /** @internal */ writeFileAtomic,
+  /** @internal */ writeJsonAtomic,
+} from "./files.ts";
 export { LOG_ROTATE_BYTES } from "./internal/output.ts";
 export {
   checkCapabilities,
@@ -36,11 +55,11 @@ export {
   planRunDirectory,
   type RunDirectoryPlan,
   redactDocument,
-  runDirectoryOf,
+  /** @internal */ runDirectoryOf,
   secretValuesOf,
 } from "./launch.ts";
 export {
-  PACKAGE_VERSIONS,
+  /** @internal */ PACKAGE_VERSIONS,
   payloadDocument,
   type RunManifest,
   type RunStatus,
@@ -52,6 +71,6 @@ export {
   type ProcessOptions,
   probeCommand,
   processBackend,
-  processOptionsOf,
+  /** @internal */ processOptionsOf,
   threadEnvironment,
 } from "./process-backend.ts";

@@ -30,6 +30,11 @@ export interface LaunchOptions {
    * continues an earlier run of this very payload when there is one, else starts fresh.
    */
   readonly planned?: PlannedPayload;
+  /**
+   * What `checkCapabilities` returned for this payload, backend and `options` when the caller ran it
+   * already (to print the dropped settings first): launch then does not check them a second time.
+   */
+  readonly checkedCapabilities?: readonly UnsupportedSetting[];
 }
 
 /** A payload run from the file it was planned into. */
@@ -227,7 +232,7 @@ const EXIT_CODES = { succeeded: 0, failed: 1, interrupted: 130 } as const;
 export async function launch(options: LaunchOptions): Promise<LaunchOutcome> {
   const { payload, backend, io } = options;
   const launcherOptions = options.options ?? {};
-  const dropped = await checkCapabilities(payload, backend, launcherOptions);
+  const dropped = options.checkedCapabilities ?? (await checkCapabilities(payload, backend, launcherOptions));
   const runDir = runDirectoryOf(payload);
   const document = renderPayloadDocument(payload);
   const plan = { overwrite: options.overwrite === true, resume: options.resume === true };

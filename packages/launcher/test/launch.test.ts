@@ -4,7 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Layer, resolvePayload, type TrainingPayload } from "@trainkit/factory";
 import { describe, expect, it } from "vitest";
-import { type Backend, isLaunchError, launch, only, type RunContext, sha256 } from "../src/index.ts";
+import {
+  type Backend,
+  checkCapabilities,
+  isLaunchError,
+  launch,
+  only,
+  type RunContext,
+  sha256,
+} from "../src/index.ts";
 
 const io = { stdout: () => {}, stderr: () => {} };
 
@@ -90,6 +98,33 @@ describe("launch", () => {
     expect(JSON.parse(readFileSync(join(dir, "audit.json"), "utf8")).audit).toHaveLength(
       payload.audit.length,
     );
+  });
+
+  it("checks the capabilities once when the caller checked them already", async () => {
+    const dir = await fresh();
+    const payload = payloadFor(dir);
+    let asked = 0;
+    const backend = fakeBackend("succeed");
+    const counting: Backend = {
+      ...backend,
+      capabilities: (options, p) => {
+        asked++;
+        return backend.capabilities(options, p);
+      },
+    };
+    const checkedCapabilities = await checkCapabilities(payload, counting);
+    const outcome = await launch({
+      payload,
+      backend: counting,
+      argv: [],
+      envVariables: [],
+      io,
+      checkedCapabilities,
+    });
+    expect([outcome.exitCode, asked]).toEqual([0, 1]);
+    // Without the caller's result, launch checks them itself.
+    await launch({ payload: payloadFor(await fresh()), backend: counting, argv: [], envVariables: [], io });
+    expect(asked).toBe(2);
   });
 
   it("lists every unsupported setting with its origin and writes nothing", async () => {

@@ -1,3 +1,6 @@
+// Everything exported here is the public API (the README documents it) except what is marked
+// `@internal`: shared with the other trainkit packages only, not part of the public API, free to
+// change without a changeset (docs/decisions.md, "Public and internal exports").
 export {
   type ConfigError,
   type ConfigIssue,
@@ -21,17 +24,21 @@ export {
   defineInferenceConfig,
   defineModelConfig,
   defineTrainingConfig,
-  inferenceSection,
-  modelSection,
+  /** @internal */ inferenceSection,
+  /** @internal */ modelSection,
   parseInferenceConfig,
   parseModelConfig,
   parseTrainingConfig,
   safeParseInferenceConfig,
   safeParseModelConfig,
   safeParseTrainingConfig,
-  trainingSection,
+  /** @internal */ trainingSection,
 } from "./parse.ts";
-export { INFERENCE_RULES, MODEL_RULES, TRAINING_RULES } from "./rules.ts";
+export {
+  INFERENCE_RULES,
+  MODEL_RULES,
+  TRAINING_RULES,
+} from "./rules.ts";
 export {
   type InferenceConfig,
   type InferenceConfigInput,
