@@ -53,6 +53,8 @@ command("train", [
   "240",
   "--nepochs",
   process.env.DEMO_EPOCHS ?? "30",
+  "--n-filters-scale",
+  process.env.DEMO_N_FILTERS_SCALE ?? "1",
   "--output-dir",
   join(out, "train"),
   "--overwrite",
