@@ -226,7 +226,7 @@ function convFilterGrad(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor4D; db
   const offsets: number[] = [];
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) offsets.push(i * wp + j);
   let products: Tensor;
-  if (tf.getBackend() === "wasm") {
+  if (tf.getBackend() === "wasm" && tf.getKernel(FILTER_TAPS_KERNEL, "wasm") !== undefined) {
     // Matmuls over views into xFlat (no window copies): see wasm-kernels.ts.
     products = tf.engine().runKernel(FILTER_TAPS_KERNEL, { x: xFlat, dy: gPad }, { offsets, rows: ci });
   } else {
