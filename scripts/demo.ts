@@ -52,7 +52,7 @@ command("train", [
   "--n-groups",
   "240",
   "--nepochs",
-  process.env.DEMO_EPOCHS ?? "30",
+  process.env.DEMO_EPOCHS ?? "40",
   "--n-filters-scale",
   process.env.DEMO_N_FILTERS_SCALE ?? "1",
   "--output-dir",
