@@ -1,5 +1,9 @@
 import { availableParallelism } from "node:os";
-import { installFastWasmSlice, installSharingWasmIdentity } from "./internal/wasm-kernels.ts";
+import {
+  installFastWasmSlice,
+  installFilterTapsKernel,
+  installSharingWasmIdentity,
+} from "./internal/wasm-kernels.ts";
 import { unrefWasmThreads, withWasmThreads } from "./internal/wasm-threads.ts";
 import { tf, wasmBackend } from "./tfjs.ts";
 
@@ -39,6 +43,7 @@ export async function initBackend(
       if (await startWasm(options.threads ?? availableParallelism())) {
         installFastWasmSlice();
         installSharingWasmIdentity();
+        installFilterTapsKernel();
         current = { backend: "wasm", threads: wasmBackend.getThreadsCount() };
         return current;
       }

@@ -28,6 +28,7 @@
 import type { Rank, Tensor, Tensor1D, Tensor4D, Variable } from "@tensorflow/tfjs";
 import type { ModelConfig, TrainingConfig } from "@trainkit/training-config";
 import { deriveSeed, glorotUniform } from "./init.ts";
+import { profileLayer } from "./internal/profile.ts";
 import { type Complex, complexFromPolar, conv2dSame, maxPool2, upsample2 } from "./ops.ts";
 import { createOverlapAverage, createPatchExtraction, type PatchMap, type PatchOffsets } from "./overlap.ts";
 import { farFieldIntensity, gaussianSmooth3, illuminate } from "./physics.ts";
@@ -118,6 +119,7 @@ export interface PtychoModel {
 }
 
 interface ConvLayer {
+  readonly name: string;
   readonly kernel: Variable<Rank.R4>;
   readonly bias: Variable<Rank.R1>;
 }
@@ -204,6 +206,7 @@ export function createPtychoModel(
     const shape = [k, k, ci, co] as const;
     const kernelSeed = deriveSeed(seed, layerIndex++);
     return {
+      name,
       kernel: addVariable(`${name}/kernel`, tf.tensor4d(glorotUniform(shape, kernelSeed), [...shape]), true),
       bias: addVariable(`${name}/bias`, tf.zeros([co]) as Tensor1D, true),
     };
@@ -305,7 +308,8 @@ export function createPtychoModel(
     ]);
 
   const conv = (layer: ConvLayer, x: Tensor4D, activation: "relu" | "linear"): Tensor4D =>
-    conv2dSame(x, layer.kernel, { bias: layer.bias, activation });
+    profileLayer(layer.name, () => conv2dSame(x, layer.kernel, { bias: layer.bias, activation }));
+  const up = (name: string, x: Tensor4D): Tensor4D => profileLayer(name, () => upsample2(x));
 
   const ampActivation = (x: Tensor4D): Tensor4D => {
     switch (m.ampActivation) {
@@ -327,11 +331,15 @@ export function createPtychoModel(
     h: Tensor4D,
     activation: (x: Tensor4D) => Tensor4D,
   ): Tensor4D => {
-    let x = upsample2(conv(d.d1b, conv(d.d1a, h, "relu"), "relu"));
-    x = upsample2(conv(d.d2b, conv(d.d2a, x, "relu"), "relu"));
+    const prefix = d.d1a.name.slice(0, d.d1a.name.indexOf("/"));
+    let x = up(`${prefix}/up1`, conv(d.d1b, conv(d.d1a, h, "relu"), "relu"));
+    x = up(`${prefix}/up2`, conv(d.d2b, conv(d.d2a, x, "relu"), "relu"));
     if ("inner" in d && d.inner !== undefined) {
+      const inner = d.inner;
       // Conv on channels [0, f-4): the same as a conv of all f channels whose last 4 filter rows are 0.
-      const centre = activation(conv2dSame(x, innerPad(d.inner.kernel), { bias: d.inner.bias }));
+      const centre = profileLayer(inner.name, () =>
+        activation(conv2dSame(x, innerPad(inner.kernel), { bias: inner.bias })),
+      );
       const padded = tf.pad(centre, [
         [0, 0],
         [n / 4, n / 4],
@@ -343,13 +351,13 @@ export function createPtychoModel(
       }
       const [bb, hh, ww] = x.shape;
       const last4 = tf.slice(x, [0, 0, 0, f1 - 4], [bb, hh, ww, 4]);
-      const outer = upsample2(conv(d.outerB, conv(d.outerA, last4, "relu"), "relu"));
+      const outer = up(`${prefix}/up3`, conv(d.outerB, conv(d.outerA, last4, "relu"), "relu"));
       return tf.add(padded, tf.mul(swish(conv(d.outerOut, outer, "linear")), borderMask));
     }
     if (!("fullA" in d) || d.fullA === undefined || d.fullB === undefined || d.fullOut === undefined) {
       throw new Error("decoder: internal error, missing layers");
     }
-    const full = upsample2(conv(d.fullB, conv(d.fullA, x, "relu"), "relu"));
+    const full = up(`${prefix}/up3`, conv(d.fullB, conv(d.fullA, x, "relu"), "relu"));
     return activation(conv(d.fullOut, full, "linear"));
   };
 
@@ -371,15 +379,18 @@ export function createPtychoModel(
     // through the kernel.
     const ratio = tf.div(scale0.value * inputScale, tf.exp(logScale));
     const first = encoder[0];
-    let h = conv2dSame(x, tf.mul(first.kernel, ratio), {
-      bias: first.bias,
-      activation: "relu",
-      inputGrad: false,
-    });
+    let h = profileLayer(first.name, () =>
+      conv2dSame(x, tf.mul(first.kernel, ratio), {
+        bias: first.bias,
+        activation: "relu",
+        inputGrad: false,
+      }),
+    );
     for (let level = 0; level < 3; level++) {
       const a = encoder[2 * level] as ConvLayer;
       const b = encoder[2 * level + 1] as ConvLayer;
-      h = maxPool2(conv(b, level === 0 ? h : conv(a, h, "relu"), "relu"));
+      const y = conv(b, level === 0 ? h : conv(a, h, "relu"), "relu");
+      h = profileLayer(`pool${level + 1}`, () => maxPool2(y));
     }
     const amplitude = runDecoder(ampDecoder, h, ampActivation);
     const phase = runDecoder(phaseDecoder, h, phaseActivation);
@@ -394,6 +405,10 @@ export function createPtychoModel(
       object = { re: map.apply(object.re), im: map.apply(object.im) };
     }
     if (supervised || inputs.physics === false) return { amplitude, phase, object };
+    return profileLayer("physics", () => physicsOf(object, amplitude, phase));
+  };
+
+  const physicsOf = (object: Complex<Tensor4D>, amplitude: Tensor4D, phase: Tensor4D): ForwardOutput => {
     let psi = illuminate(object, { re: probeRe, im: probeIm });
     if (m.gaussianSmoothingSigma > 0) psi = gaussianSmooth3(psi, m.gaussianSmoothingSigma);
     if (probeMaskTensor !== undefined)

@@ -10,7 +10,9 @@
  * convolutions, plain 2-D matmuls, transposes, pads and contiguous slices.
  */
 import type { GradSaveFunc, Tensor, Tensor1D, Tensor2D, Tensor4D } from "@tensorflow/tfjs";
+import { currentLayer, profileLayer } from "./internal/profile.ts";
 import { referenceOps } from "./internal/reference.ts";
+import { FILTER_TAPS_KERNEL } from "./internal/wasm-kernels.ts";
 import { tf } from "./tfjs.ts";
 
 /** Activation fused into {@link conv2dSame}. */
@@ -85,21 +87,24 @@ function makeConv(
     const save = args[withBias ? 3 : 2] as GradSaveFunc;
     const y = convForward(x, w, b, activation);
     save([x, w, y]);
+    const layer = currentLayer();
     return {
       value: y,
       // TensorFlow.js calls a custom gradient outside any tidy scope: without this tidy every
       // temporary would live until the whole backward pass ends (a 10x higher memory peak).
       gradFunc: (dy: Tensor4D, saved: Tensor[]): Tensor[] =>
-        tf.tidy(() => {
-          const [sx, sw, sy] = saved as [Tensor4D, Tensor4D, Tensor4D];
-          const g: Tensor4D = activation === "relu" ? tf.mul(dy, tf.step(sy)) : dy;
-          const dx = inputGrad ? convInputGrad(g, sw) : tf.zerosLike(sx);
-          if (!filterGrad) {
-            return withBias ? [dx, tf.zerosLike(sw), tf.zeros([sw.shape[3]])] : [dx, tf.zerosLike(sw)];
-          }
-          const { dw, db } = convFilterGrad(sx, g, sw.shape[0]);
-          return withBias ? [dx, dw, db] : [dx, dw];
-        }),
+        profileLayer(layer, () =>
+          tf.tidy(() => {
+            const [sx, sw, sy] = saved as [Tensor4D, Tensor4D, Tensor4D];
+            const g: Tensor4D = activation === "relu" ? tf.mul(dy, tf.step(sy)) : dy;
+            const dx = inputGrad ? convInputGrad(g, sw) : tf.zerosLike(sx);
+            if (!filterGrad) {
+              return withBias ? [dx, tf.zerosLike(sw), tf.zeros([sw.shape[3]])] : [dx, tf.zerosLike(sw)];
+            }
+            const { dw, db } = convFilterGrad(sx, g, sw.shape[0]);
+            return withBias ? [dx, dw, db] : [dx, dw];
+          }),
+        ),
     };
   }) as ConvFn;
 }
@@ -174,6 +179,15 @@ function convInputGrad(g: Tensor4D, w: Tensor4D): Tensor4D {
   return tf.conv2d(g, flipped, 1, "same");
 }
 
+/**
+ * `transpose(x, [3, 0, 1, 2])` of NHWC `x` as the 2-D transpose `[b*h*w, c] -> [c, b*h*w]` (the same
+ * permutation; the wasm backend runs a 2-D transpose ~2x faster than a 4-D one).
+ */
+function channelMajor(x: Tensor4D): Tensor4D {
+  const [b, h, w, c] = x.shape;
+  return tf.reshape(tf.transpose(tf.reshape(x, [b * h * w, c])), [c, b, h, w]);
+}
+
 /** Filter and bias gradients of a stride-1 "same" k x k convolution (flat-window matmuls). */
 function convFilterGrad(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor4D; db: Tensor1D } {
   const [b, h, w, ci] = x.shape;
@@ -192,7 +206,7 @@ function convFilterGrad(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor4D; db
   if (co <= 2) return filterGradFewOutputs(x, g, k);
   // Channel-major, zero-padded, flattened input with a zero tail (an extra zero channel, longer than
   // the largest offset): tap (i, j) is the window starting at i*wp+j.
-  const xPad = tf.pad(tf.transpose(x, [3, 0, 1, 2]), [
+  const xPad = tf.pad(channelMajor(x), [
     [0, 1],
     [0, 0],
     [r, 0],
@@ -209,14 +223,18 @@ function convFilterGrad(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor4D; db
     ]),
     [len, co],
   );
-  const taps: Tensor2D[] = [];
-  for (let i = 0; i < k; i++) {
-    for (let j = 0; j < k; j++) {
-      const window = tf.reshape(tf.slice(xFlat, [i * wp + j], [ci * len]), [ci, len]);
-      taps.push(tf.matMul(window, gPad));
-    }
+  const offsets: number[] = [];
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) offsets.push(i * wp + j);
+  let products: Tensor;
+  if (tf.getBackend() === "wasm" && tf.getKernel(FILTER_TAPS_KERNEL, "wasm") !== undefined) {
+    // Matmuls over views into xFlat (no window copies): see wasm-kernels.ts.
+    products = tf.engine().runKernel(FILTER_TAPS_KERNEL, { x: xFlat, dy: gPad }, { offsets, rows: ci });
+  } else {
+    products = tf.stack(
+      offsets.map((offset) => tf.matMul(tf.reshape(tf.slice(xFlat, [offset], [ci * len]), [ci, len]), gPad)),
+    );
   }
-  const dw = tf.reshape(tf.stack(taps), [k, k, ci, co]) as Tensor4D;
+  const dw = tf.reshape(products, [k, k, ci, co]) as Tensor4D;
   const db = tf.reshape(tf.matMul(tf.ones([1, len]), gPad), [co]) as Tensor1D;
   return { dw, db };
 }
@@ -233,7 +251,7 @@ function filterGradFewOutputs(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor
   const wp = w + r;
   const len = b * (h + r) * wp;
   const maxOffset = (k - 1) * wp + (k - 1);
-  const xPad = tf.pad(tf.transpose(x, [3, 0, 1, 2]), [
+  const xPad = tf.pad(channelMajor(x), [
     [0, 0],
     [0, 0],
     [r, 0],
@@ -244,7 +262,7 @@ function filterGradFewOutputs(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor
     [0, maxOffset],
   ]);
   const gRows = tf.reshape(
-    tf.pad(tf.transpose(g, [3, 0, 1, 2]), [
+    tf.pad(channelMajor(g), [
       [0, 0],
       [0, 0],
       [0, r],
@@ -275,8 +293,18 @@ function filterGradFewOutputs(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor
   return { dw, db };
 }
 
+/**
+ * 2x nearest-neighbour upsampling as a broadcast product with ones (`x * 1` is exact): XNNPACK's
+ * broadcasting multiply is ~4x faster than the wasm `ResizeNearestNeighbor` kernel.
+ */
 function upsampleNearest(x: Tensor4D): Tensor4D {
-  return tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2]);
+  const [b, h, w, c] = x.shape;
+  return tf.reshape(tf.mul(tf.reshape(x, [b, h, 1, w, 1, c]), tf.ones([1, 1, 2, 1, 2, 1])), [
+    b,
+    2 * h,
+    2 * w,
+    c,
+  ]);
 }
 
 const maxPoolFn = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
@@ -284,15 +312,25 @@ const maxPoolFn = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
   const save = args[1] as GradSaveFunc;
   const y = tf.maxPool(x, 2, 2, "valid");
   save([x, y]);
+  const layer = currentLayer();
   return {
     value: y,
     gradFunc: (dy: Tensor4D, saved: Tensor[]): Tensor =>
-      tf.tidy(() => {
-        const [sx, sy] = saved as [Tensor4D, Tensor4D];
-        // 1 where x equals its window's maximum (ties all receive the gradient), else 0.
-        const mask = tf.sub(1, tf.step(tf.sub(upsampleNearest(sy), sx)));
-        return tf.mul(upsampleNearest(dy), mask);
-      }),
+      profileLayer(layer, () =>
+        tf.tidy(() => {
+          const [sx, sy] = saved as [Tensor4D, Tensor4D];
+          const [b, h, w, c] = sx.shape;
+          // Windows as axes 2 and 4 of [b, h/2, 2, w/2, 2, c]: the pooled values and their gradient
+          // broadcast over them (the values of an upsampling, without materialising it).
+          const windows = [b, h / 2, 1, w / 2, 1, c];
+          // 1 where x equals its window's maximum (ties all receive the gradient), else 0.
+          const mask = tf.sub(
+            1,
+            tf.step(tf.sub(tf.reshape(sy, windows), tf.reshape(sx, [b, h / 2, 2, w / 2, 2, c]))),
+          );
+          return tf.reshape(tf.mul(tf.reshape(dy, windows), mask), [b, h, w, c]);
+        }),
+      ),
   };
 }) as (x: Tensor4D) => Tensor4D;
 
@@ -307,9 +345,11 @@ export function maxPool2(x: Tensor4D): Tensor4D {
 
 const upsampleFn = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
   const x = args[0] as Tensor4D;
+  const layer = currentLayer();
   return {
     value: upsampleNearest(x),
-    gradFunc: (dy: Tensor4D): Tensor => tf.tidy(() => tf.mul(tf.avgPool(dy, 2, 2, "valid"), 4)),
+    gradFunc: (dy: Tensor4D): Tensor =>
+      profileLayer(layer, () => tf.tidy(() => tf.mul(tf.avgPool(dy, 2, 2, "valid"), 4))),
   };
 }) as (x: Tensor4D) => Tensor4D;
 
@@ -356,9 +396,10 @@ export function matmulConst(x: Tensor2D, matrix: ConstMatrix): Tensor2D {
   if (fn === undefined) {
     fn = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
       const input = args[0] as Tensor2D;
+      const layer = currentLayer();
       return {
         value: tf.matMul(input, matrix.m),
-        gradFunc: (dy: Tensor2D): Tensor => tf.matMul(dy, matrix.mT),
+        gradFunc: (dy: Tensor2D): Tensor => profileLayer(layer, () => tf.matMul(dy, matrix.mT)),
       };
     }) as (x: Tensor2D) => Tensor2D;
     matmulConstCache.set(matrix, fn);

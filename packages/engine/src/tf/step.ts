@@ -3,6 +3,7 @@
  * Optimisers, schedules and the epoch loop live elsewhere; they consume `grads`.
  */
 import type { Scalar, Tensor, Tensor4D } from "@tensorflow/tfjs";
+import { profileBackward, profileLayer } from "./internal/profile.ts";
 import { computeLosses, DEFAULT_LOSS_WEIGHTS, type LossWeights } from "./losses.ts";
 import type { PtychoModel } from "./model.ts";
 import type { Complex } from "./ops.ts";
@@ -47,6 +48,7 @@ export function lossAndGradients(
       () => {
         const losses = batchLosses(model, batch, weights, map);
         parts = Object.fromEntries(Object.entries(losses.parts).map(([k, t]) => [k, tf.keep(t)]));
+        profileBackward();
         return losses.total;
       },
       trainable.map((v) => v.variable),
@@ -72,12 +74,14 @@ function batchLosses(
   map: ReturnType<PtychoModel["createPatchMap"]>,
 ): ReturnType<typeof computeLosses> {
   const output = model.forward({ diffraction: batch.diffraction, patchMap: map });
-  return computeLosses(
-    output,
-    batch,
-    weights,
-    model.initialIntensityScale,
-    model.config.model.modelType === "supervised",
+  return profileLayer("losses", () =>
+    computeLosses(
+      output,
+      batch,
+      weights,
+      model.initialIntensityScale,
+      model.config.model.modelType === "supervised",
+    ),
   );
 }
 

@@ -1,5 +1,6 @@
 /**
- * Two kernel replacements for the TensorFlow.js 4.22 wasm backend (installed by `initBackend`).
+ * Kernel replacements and one added kernel for the TensorFlow.js 4.22 wasm backend (installed by
+ * `initBackend`).
  *
  * - `Slice`: the stock kernel starts with `backend.readSync(x)`, which copies the *whole input* out of
  *   the wasm heap into a fresh JavaScript buffer before copying the slice: slicing 9 windows out of an
@@ -9,6 +10,12 @@
  * - `Identity` (what `clone` runs; the engine clones every tensor it saves for a gradient): the stock
  *   kernel copies the data; this one shares it by reference count, as the stock `Reshape` kernel of
  *   the same backend and the cpu backend's `Identity` do (tensors are immutable).
+ * - `TrainkitFilterTaps` (added): the k*k per-tap products of a convolution filter gradient,
+ *   `out[t] = x[offset_t : offset_t + rows*len] as [rows, len]  x  dy [len, out]`, each run by the
+ *   backend's own `BatchMatMul` (XNNPACK) on a *view* into `x` (a tensor id registered on the wasm
+ *   side at an offset of `x`'s memory, never seen by TensorFlow.js) writing into a view of the output:
+ *   no window copies, no stack copy, and `dy` (the cached operand) packed once. Same products, in the
+ *   same order, as `matMul(slice(x, ...), dy)` per tap: the results are byte-identical.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { tf } from "../tfjs.ts";
@@ -19,6 +26,79 @@ interface WasmBackendView {
   typedArrayFromHeap(t: TensorInfo): HeapArray;
   makeOutput(shape: number[], dtype: string): TensorInfo;
   incRef(dataId: object): void;
+  dataIdNextNumber: number;
+  readonly dataIdMap: { get(dataId: object): { readonly id: number; readonly memoryOffset: number } };
+  readonly wasm: {
+    cwrap(name: string, returns: null, args: readonly string[]): (...args: unknown[]) => void;
+    readonly tfjs: {
+      registerTensor(id: number, size: number, memoryOffset: number): void;
+      disposeData(id: number): void;
+    };
+  };
+}
+
+/** Name of the added filter-gradient kernel (wasm only). */
+export const FILTER_TAPS_KERNEL = "TrainkitFilterTaps";
+
+let filterTapsInstalled = false;
+
+/** Registers {@link FILTER_TAPS_KERNEL} on the wasm backend (idempotent). */
+export function installFilterTapsKernel(): void {
+  if (filterTapsInstalled || tf.getKernel(FILTER_TAPS_KERNEL, "wasm") !== undefined) return;
+  let matmul: ((...args: unknown[]) => void) | undefined;
+  const kernelFunc = ((args: {
+    readonly inputs: { readonly x: TensorInfo; readonly dy: TensorInfo };
+    readonly attrs: { readonly offsets: readonly number[]; readonly rows: number };
+    readonly backend: unknown;
+  }) => {
+    const backend = args.backend as WasmBackendView;
+    const { x, dy } = args.inputs;
+    const { offsets, rows } = args.attrs;
+    const [len, co] = dy.shape as [number, number];
+    const last = Math.max(...offsets) + rows * len;
+    if (
+      x.dtype !== "float32" ||
+      dy.dtype !== "float32" ||
+      x.shape.length !== 1 ||
+      (x.shape[0] as number) < last
+    ) {
+      throw new Error(`${FILTER_TAPS_KERNEL}: x must be a float32 vector of at least ${last} values.`);
+    }
+    matmul ??= backend.wasm.cwrap("BatchMatMul", null, [
+      "number",
+      "array",
+      "number",
+      "number",
+      "array",
+      "number",
+      "number",
+      "number",
+      "number",
+    ]);
+    const out = backend.makeOutput([offsets.length, rows, co], "float32");
+    const xPtr = backend.dataIdMap.get(x.dataId).memoryOffset;
+    const outPtr = backend.dataIdMap.get(out.dataId).memoryOffset;
+    const dyId = backend.dataIdMap.get(dy.dataId).id;
+    const aShape = new Uint8Array(new Int32Array([1, rows, len]).buffer);
+    const bShape = new Uint8Array(new Int32Array([1, len, co]).buffer);
+    const { tfjs } = backend.wasm;
+    offsets.forEach((offset, t) => {
+      const a = backend.dataIdNextNumber++;
+      const o = backend.dataIdNextNumber++;
+      tfjs.registerTensor(a, rows * len, xPtr + 4 * offset);
+      tfjs.registerTensor(o, rows * co, outPtr + 4 * t * rows * co);
+      try {
+        matmul!(a, aShape, 3, dyId, bShape, 3, 0, 0, o);
+      } finally {
+        // Forgets the ids only: the memory belongs to `x` and `out`.
+        tfjs.disposeData(a);
+        tfjs.disposeData(o);
+      }
+    });
+    return out;
+  }) as unknown as KernelFunc;
+  tf.registerKernel({ kernelName: FILTER_TAPS_KERNEL, backendName: "wasm", kernelFunc });
+  filterTapsInstalled = true;
 }
 
 interface SliceArgs {
@@ -72,7 +152,7 @@ export function installFastWasmSlice(): void {
       dst.set(src.subarray(offset, offset + n));
       return out;
     }
-    copyBlocks(src, dst, x.shape.length, strides, begin, size);
+    copyBlocks(src, dst, x.shape.length, strides, begin, size, x.shape);
     return out;
   }) as unknown as KernelFunc;
   tf.unregisterKernel("Slice", "wasm");
@@ -80,7 +160,11 @@ export function installFastWasmSlice(): void {
   installed = true;
 }
 
-/** Copies the innermost rows of a rank <= 4 slice. */
+/**
+ * Copies a rank <= 4 slice as runs: trailing axes the slice covers in full merge with the axis
+ * before them into one contiguous run (a `[16, 64, 64, 1]` corner of `[16, 65, 65, 1]` is 1024 runs
+ * of 64 values, not 65536 single values); short runs are copied element by element.
+ */
 function copyBlocks(
   src: HeapArray,
   dst: HeapArray,
@@ -88,22 +172,34 @@ function copyBlocks(
   strides: number[],
   begin: number[],
   size: number[],
+  shape: readonly number[],
 ): void {
-  // Pad to rank 4 with leading unit axes.
-  const lead = 4 - rank;
-  const b = [...new Array<number>(lead).fill(0), ...begin];
-  const s = [...new Array<number>(lead).fill(1), ...size];
-  const st = [...new Array<number>(lead).fill(0), ...strides, 1].slice(0, 4);
-  const [b0, b1, b2, b3] = b as [number, number, number, number];
-  const [s0, s1, s2, s3] = s as [number, number, number, number];
-  const [t0, t1, t2] = st as [number, number, number, number];
+  let inner = rank - 1;
+  let run = size[inner] as number;
+  while (inner > 0 && size[inner] === shape[inner]) {
+    inner--;
+    run *= size[inner] as number;
+  }
+  // Outer axes [0, inner) iterate; axis `inner` starts each run at begin[inner].
+  const lead = 3 - inner;
+  const b = [...new Array<number>(lead).fill(0), ...begin.slice(0, inner)];
+  const s = [...new Array<number>(lead).fill(1), ...size.slice(0, inner)];
+  const st = [...new Array<number>(lead).fill(0), ...strides.slice(0, inner)];
+  const [b0, b1, b2] = b as [number, number, number];
+  const [s0, s1, s2] = s as [number, number, number];
+  const [t0, t1, t2] = st as [number, number, number];
+  const start = (begin[inner] as number) * (inner === rank - 1 ? 1 : (strides[inner] as number));
   let o = 0;
   for (let i = b0; i < b0 + s0; i++) {
     for (let j = b1; j < b1 + s1; j++) {
       for (let k = b2; k < b2 + s2; k++) {
-        const from = i * t0 + j * t1 + k * t2 + b3;
-        dst.set(src.subarray(from, from + s3), o);
-        o += s3;
+        const from = i * t0 + j * t1 + k * t2 + start;
+        if (run < 16) {
+          for (let e = 0; e < run; e++) dst[o + e] = src[from + e] as number;
+        } else {
+          dst.set(src.subarray(from, from + run), o);
+        }
+        o += run;
       }
     }
   }
