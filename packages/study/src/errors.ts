@@ -1,3 +1,5 @@
+import { codedErrorGuard } from "@trainkit/config-meta";
+
 /** Closed set of study error codes. All are user errors (exit code 2) unless noted. */
 export type StudyErrorCode =
   | "SPEC_NOT_FOUND"
@@ -29,14 +31,9 @@ export class StudyError extends Error {
   }
 }
 
-export function isStudyError(value: unknown, code?: StudyErrorCode): value is StudyError {
-  return (
-    value instanceof Error &&
-    value.name === "StudyError" &&
-    typeof (value as Partial<StudyError>).code === "string" &&
-    (code === undefined || (value as StudyError).code === code)
-  );
-}
+/** Type guard for `StudyError`, optionally of one code; works across package copies. */
+export const isStudyError: (value: unknown, code?: StudyErrorCode) => value is StudyError =
+  codedErrorGuard<StudyError>("StudyError");
 
 /** One message listing several problems: the first alone, or a count and a bulleted list. */
 export function listProblems(head: string, problems: readonly string[]): string {

@@ -1,3 +1,5 @@
+import { codedErrorGuard } from "@trainkit/config-meta/coded-error";
+
 /** What went wrong in a training-loop building block. A closed set: `switch` over it exhaustively. */
 export type LoopErrorCode =
   /** Grouping parameters that cannot produce groups (K < C, too few positions, bad coordinates). */
@@ -36,11 +38,5 @@ export class LoopError extends Error {
 }
 
 /** Type guard for `LoopError`, optionally of one code; works across package copies. */
-export function isLoopError(value: unknown, code?: LoopErrorCode): value is LoopError {
-  return (
-    value instanceof Error &&
-    value.name === "LoopError" &&
-    typeof (value as Partial<LoopError>).code === "string" &&
-    (code === undefined || (value as LoopError).code === code)
-  );
-}
+export const isLoopError: (value: unknown, code?: LoopErrorCode) => value is LoopError =
+  codedErrorGuard<LoopError>("LoopError");

@@ -1,3 +1,5 @@
+import { codedErrorGuard } from "@trainkit/config-meta";
+
 /**
  * Errors of the Slurm executor. `SLURM_SETTINGS_INVALID`, `SLURM_PATH_UNSAFE`,
  * `SLURM_SUBMIT_REJECTED` and `SLURM_NOTHING_TO_REATTACH` are user errors (exit code 2);
@@ -22,11 +24,6 @@ export class SlurmError extends Error {
   }
 }
 
-export function isSlurmError(value: unknown, code?: SlurmErrorCode): value is SlurmError {
-  return (
-    value instanceof Error &&
-    value.name === "SlurmError" &&
-    typeof (value as Partial<SlurmError>).code === "string" &&
-    (code === undefined || (value as SlurmError).code === code)
-  );
-}
+/** Type guard for `SlurmError`, optionally of one code; works across package copies. */
+export const isSlurmError: (value: unknown, code?: SlurmErrorCode) => value is SlurmError =
+  codedErrorGuard<SlurmError>("SlurmError");
