@@ -331,7 +331,7 @@ function unknownKeyIssue(
   const sectionName = dot === -1 ? path : path.slice(0, dot);
   const key = dot === -1 ? "" : path.slice(dot + 1);
   const sections = Object.keys(spec.sections);
-  const base = { code: "UNKNOWN_KEY" as const, path, hasValue: true, value, origin: from(origin) };
+  const base = { code: "UNKNOWN_KEY" as const, path, hasValue: true, value, origin };
   if (!(sectionName in spec.sections)) {
     const owners = index.sectionOf.get(path);
     if (dot === -1 && owners) {
@@ -402,7 +402,7 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
                 message: `is an ${section} setting and does not apply here`,
                 hasValue: true,
                 value: entry.value,
-                origin: from(entry.origin),
+                origin: entry.origin,
               }
             : unknownKeyIssue(spec, index, entry.path, entry.value, entry.origin),
         );
@@ -415,7 +415,7 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
           path,
           message: `is set twice in one source, as "${previous}" and as "${entry.path}"`,
           hasValue: false,
-          origin: from(entry.origin),
+          origin: entry.origin,
           hint: `Keep only "${path}".`,
         });
         return;
@@ -470,10 +470,8 @@ export function resolve<C>(spec: PayloadSpec, layers: readonly Layer[]): Resolut
   };
 
   const winner = (path: string): Candidate | undefined => candidates.get(path)?.[0];
-  const originOf = (path: string): string | undefined => {
-    const w = winner(path);
-    return w ? from(w.origin) : undefined;
-  };
+  // Issues keep the origin as data; it is rendered with the message.
+  const originOf = (path: string): Origin | undefined => winner(path)?.origin;
 
   for (const [path, howToSet] of Object.entries(spec.required ?? {})) {
     if (!winner(path)) {
