@@ -36,20 +36,28 @@ export function stringifyWithFloats(value: unknown, isFloat: (path: readonly str
 
 const floatFields = new Map<
   AnyPayload["kind"],
-  { paths: Set<string>; list: [string, string][]; legacyKeys: Set<string> }
+  {
+    paths: Set<string>;
+    /** Per section with float fields: its header line and its float fields with their line starts. */
+    sections: { name: string; header: string; fields: { key: string; prefix: string }[] }[];
+    legacyKeys: Set<string>;
+  }
 >();
 
 function floatsOf(kind: AnyPayload["kind"]) {
   let found = floatFields.get(kind);
   if (!found) {
-    found = { paths: new Set(), list: [], legacyKeys: new Set() };
+    found = { paths: new Set(), sections: [], legacyKeys: new Set() };
     for (const [section, spec] of Object.entries(PAYLOAD_SPECS[kind].sections)) {
+      const fields: { key: string; prefix: string }[] = [];
       for (const field of listFields(spec.schema)) {
         if (field.kind !== "number") continue;
         found.paths.add(`${section}.${field.key}`);
-        found.list.push([section, field.key]);
+        fields.push({ key: field.key, prefix: `\n      ${JSON.stringify(field.key)}: ` });
         if (field.legacyKey !== null) found.legacyKeys.add(field.legacyKey);
       }
+      if (fields.length > 0)
+        found.sections.push({ name: section, header: `\n    ${JSON.stringify(section)}: {`, fields });
     }
     floatFields.set(kind, found);
   }
@@ -67,30 +75,31 @@ export function payloadJson(kind: AnyPayload["kind"], document: unknown): string
   const config = (document as { config?: Readonly<Record<string, Readonly<Record<string, unknown>>>> })
     .config;
   const cuts: number[] = [];
-  let section: string | undefined;
-  let start = -1;
-  let end = -1;
-  let from = -1;
-  for (const [name, key] of floatsOf(kind).list) {
-    const value = config?.[name]?.[key];
-    if (typeof value !== "number" || !Number.isInteger(value)) continue;
-    const literal = String(value);
-    if (!/^-?\d+$/.test(literal)) continue;
-    if (name !== section) {
-      section = name;
-      start = text.indexOf(`\n    ${JSON.stringify(name)}: {`);
-      // The section's closing brace: members nested deeper close with more indentation.
-      end = start === -1 ? -1 : text.indexOf("\n    }", start);
-      from = start;
-    }
-    if (start === -1) continue;
-    const needle = `\n      ${JSON.stringify(key)}: ${literal}`;
-    let at = text.indexOf(needle, from);
-    if (at === -1 || at > end) at = text.indexOf(needle, start);
-    const cut = at + needle.length;
-    if (at !== -1 && at < end && (text[cut] === "," || text[cut] === "\n")) {
-      cuts.push(cut);
-      from = cut;
+  for (const section of floatsOf(kind).sections) {
+    const values = config?.[section.name];
+    if (values === undefined || values === null) continue;
+    let start = -2;
+    let end = -1;
+    let from = -1;
+    for (const { key, prefix } of section.fields) {
+      const value = values[key];
+      // Integral and below 1e21: written as plain digits, to be given their decimal point.
+      if (typeof value !== "number" || !Number.isInteger(value) || Math.abs(value) >= 1e21) continue;
+      if (start === -2) {
+        start = text.indexOf(section.header);
+        // The section's closing brace: members nested deeper close with more indentation.
+        end = start === -1 ? -1 : text.indexOf("\n    }", start);
+        from = start;
+      }
+      if (start === -1) break;
+      const needle = prefix + String(value);
+      let at = text.indexOf(needle, from);
+      if (at === -1 || at > end) at = text.indexOf(needle, start);
+      const cut = at + needle.length;
+      if (at !== -1 && at < end && (text[cut] === "," || text[cut] === "\n")) {
+        cuts.push(cut);
+        from = cut;
+      }
     }
   }
   if (cuts.length === 0) return `${text}\n`;
