@@ -21,7 +21,13 @@ import {
 } from "./parse.ts";
 import { type ChunkPlan, renderArgvFile, renderBatchScript, slurmPathPattern, tableLine } from "./script.ts";
 import { type SlurmSettings, type SlurmSettingsInput, SlurmSettingsSchema } from "./settings.ts";
-import { type CompletionRecord, FINAL_STATUSES, judgeJob, parseCompletionRecord } from "./status.ts";
+import {
+  type CompletionRecord,
+  FINAL_STATUSES,
+  judgeJob,
+  parseCompletionRecord,
+  type Verdict,
+} from "./status.ts";
 
 export interface SlurmExecutorOptions {
   /** Programs to run instead of `sbatch`, `sacct`, ... (site wrappers; tests). */
@@ -427,12 +433,22 @@ export function createSlurmExecutor(
       // "Not known yet" (an empty answer, a record still on its way) keeps what was reported before;
       // a job never reported is pending.
       if (judged === null && previous) return;
-      const verdict = judged ?? {
+      let verdict: Verdict = judged ?? {
         status: "pending" as const,
         attempt: ref.attemptBase + 1,
         exitCode: null,
         message: "submitted; not in sacct or squeue yet",
       };
+      // Attempts only go forward. A job running again after a requeue is the next attempt, even
+      // while the record left by the interrupted one (never finished, or not yet replaced on this
+      // file system) still says `running` with its number.
+      const floor =
+        previous === undefined
+          ? 0
+          : verdict.status === "running" && previous.status === "preempted"
+            ? previous.attempt + 1
+            : previous.attempt;
+      if (verdict.attempt < floor) verdict = { ...verdict, attempt: floor };
       if (previous && previous.status === verdict.status && previous.attempt === verdict.attempt) return;
       emitted.set(ref.index, { status: verdict.status, attempt: verdict.attempt });
       if (verdict.status === "preempted") requeued.add(ref.index);
