@@ -430,6 +430,9 @@ export function createSlurmExecutor(
         secondsSinceEnd: Number.isNaN(endMs) ? null : (now() - endMs) / 1000,
       });
       const previous = emitted.get(ref.index);
+      // A requeued job that shows COMPLETING is its interrupted attempt still ending (squeue reports
+      // the completing flag over the pending state): it stays preempted, not running again.
+      if (previous?.status === "preempted" && liveState === "COMPLETING") return;
       // "Not known yet" (an empty answer, a record still on its way) keeps what was reported before;
       // a job never reported is pending.
       if (judged === null && previous) return;
