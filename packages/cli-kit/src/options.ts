@@ -46,6 +46,25 @@ export interface SetTarget {
 }
 
 /** What the options of one command line set while it is interpreted (parseArgv's state). */
+/** A flag's value that its field refuses: the issue names the path, the value as typed and its flag. */
+export function invalidValue(
+  path: string,
+  field: { readonly meta: { readonly secret?: boolean } },
+  message: string,
+  raw: string,
+  origin: Origin,
+): ConfigIssue {
+  return {
+    code: "INVALID_VALUE",
+    path,
+    message,
+    hasValue: true,
+    value: raw,
+    origin,
+    ...(field.meta.secret ? { secret: true } : {}),
+  };
+}
+
 export interface OptionState {
   /** Fields by `section.key` and alias path, for `--set`. */
   readonly targets: ReadonlyMap<string, SetTarget>;
@@ -110,15 +129,9 @@ function applySet(assignment: string, state: OptionState): void {
   const coerced = coerceFieldValue(target.field, raw);
   const origin: Origin = { kind: "cli", token: `--set ${shown}` };
   if (!coerced.ok) {
-    state.issues.push({
-      code: "INVALID_VALUE",
-      path: `${target.section}.${target.field.key}`,
-      message: coerced.message,
-      hasValue: true,
-      value: raw,
-      origin,
-      ...(target.field.meta.secret ? { secret: true } : {}),
-    });
+    state.issues.push(
+      invalidValue(`${target.section}.${target.field.key}`, target.field, coerced.message, raw, origin),
+    );
     return;
   }
   state.valueTokens.push(`--set ${shown}`);

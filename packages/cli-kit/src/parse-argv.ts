@@ -11,7 +11,13 @@ import type { Layer, LayerEntry, Origin, PayloadKind, Source } from "@trainkit/f
 import { match } from "ts-pattern";
 import { UsageError } from "./errors.ts";
 import { type FlagSpec, type FlagTable, flagTable } from "./flags.ts";
-import { type LauncherFlags, type OptionState, type OutputFormat, optionSpec } from "./options.ts";
+import {
+  invalidValue,
+  type LauncherFlags,
+  type OptionState,
+  type OutputFormat,
+  optionSpec,
+} from "./options.ts";
 import { upstreamOnlyMessage } from "./upstream-flags.ts";
 
 export {
@@ -214,15 +220,7 @@ export function parseArgv(
         const mapped = spec.deprecated?.values?.[raw] ?? raw;
         const coerced = coerceFieldValue(target.field, mapped);
         if (!coerced.ok) {
-          state.issues.push({
-            code: "INVALID_VALUE",
-            path,
-            message: coerced.message,
-            hasValue: true,
-            value: raw,
-            origin,
-            ...(target.field.meta.secret ? { secret: true } : {}),
-          });
+          state.issues.push(invalidValue(path, target.field, coerced.message, raw, origin));
           return;
         }
         value = coerced.value;
