@@ -1,0 +1,200 @@
+// The Slurm executor's poll loop over replayed cluster answers: `sacct` and `squeue` are small real
+// programs that print what the test last wrote for them, and the jobs' completion records are the
+// files the batch script would write. The sequences are the ones a real cluster showed while a job
+// was requeued (tests/slurm-cluster.test.ts needs a cluster; this runs everywhere).
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type CompletionRecord, createSlurmExecutor, type SlurmChunk } from "../src/slurm/index.ts";
+import type { ExecutorContext, JobEvent } from "../src/types.ts";
+
+const ARRAY = "100";
+
+interface Scene {
+  readonly squeue?: string;
+  readonly sacct?: string;
+  /** The record of job 0, or null to remove it. */
+  readonly record?: Partial<CompletionRecord> | null;
+}
+
+function fakeCluster(jobs: number) {
+  const dir = mkdtempSync(join(tmpdir(), "trainkit-slurm-replay-"));
+  const studyDir = join(dir, "study");
+  const slurm = join(studyDir, "slurm");
+  const answers = join(dir, "answers");
+  mkdirSync(answers, { recursive: true });
+  const program = (name: string) => {
+    const path = join(dir, `fake-${name}`);
+    writeFileSync(path, `#!/bin/sh\ncat "${join(answers, `${name}.txt`)}"\n`);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  const commands = { sacct: program("sacct"), squeue: program("squeue") };
+  mkdirSync(slurm, { recursive: true });
+  const table = join(slurm, "chunk-0.tsv");
+  const lines = Array.from({ length: jobs }, (_, i) => `${i}\t0\t${join(studyDir, "jobs", String(i))}\n`);
+  writeFileSync(table, lines.join(""));
+  const chunk: SlurmChunk = {
+    version: 1,
+    chunk: 0,
+    arrayJobId: ARRAY,
+    cluster: null,
+    jobName: "trainkit-replay",
+    size: jobs,
+    script: join(slurm, "chunk-0.sh"),
+    table,
+    submittedAt: new Date(Date.now() - 60_000).toISOString(),
+  };
+  writeFileSync(join(slurm, "chunk-0.json"), JSON.stringify(chunk));
+  const stderr: string[] = [];
+  const ctx: ExecutorContext = {
+    studyDir,
+    maxWorkers: 2,
+    jobTimeout: null,
+    env: { PATH: process.env.PATH },
+    io: { stdout: () => {}, stderr: (text) => stderr.push(text) },
+  };
+  const executor = createSlurmExecutor({}, { commands });
+  let record: CompletionRecord | undefined;
+
+  /** Writes what the cluster says now, then polls once. */
+  async function poll(scene: Scene): Promise<readonly Pick<JobEvent, "index" | "status" | "attempt">[]> {
+    writeFileSync(join(answers, "squeue.txt"), scene.squeue ?? "");
+    writeFileSync(join(answers, "sacct.txt"), scene.sacct ?? "");
+    if (scene.record !== undefined) {
+      record =
+        scene.record === null
+          ? undefined
+          : {
+              version: 1,
+              state: "running",
+              exitCode: null,
+              signal: null,
+              step: null,
+              index: 0,
+              attempt: 1,
+              restartCount: 0,
+              jobId: "101",
+              arrayJobId: ARRAY,
+              arrayTaskId: "0",
+              host: "node1",
+              startedAt: new Date().toISOString(),
+              endedAt: null,
+              ...scene.record,
+            };
+      const recordDir = join(slurm, "records", "0");
+      mkdirSync(recordDir, { recursive: true });
+      writeFileSync(join(recordDir, "status.json"), record === undefined ? "" : JSON.stringify(record));
+    }
+    const events = await executor.poll(ctx);
+    return events.map(({ index, status, attempt }) => ({ index, status, attempt }));
+  }
+  /** Makes `sacct` exit 1 with an error, as it does while slurmdbd restarts (until the next call). */
+  const failSacct = (message: string) =>
+    writeFileSync(commands.sacct, `#!/bin/sh\necho '${message}' >&2\nexit 1\n`);
+  const restoreSacct = () => program("sacct");
+  return { executor, ctx, poll, stderr, failSacct, restoreSacct };
+}
+
+const row = (state: string, exit = "0:0", end = "Unknown") =>
+  `101|${ARRAY}_0|${state}|${exit}|0:0|None|2026-01-01T10:00:00|${end}|node1\n`;
+const ended = new Date(Date.now() - 30_000).toISOString().slice(0, 19);
+
+describe("createSlurmExecutor poll", () => {
+  it("reports a requeued job's attempts in order: running 1, preempted 1, running 2, succeeded 2", async () => {
+    const cluster = fakeCluster(1);
+    await cluster.executor.reattach?.(cluster.ctx);
+    const seen: (readonly unknown[])[] = [];
+    // Queued, never started: a collapsed pending range.
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|PENDING|None\n`,
+        sacct: `${ARRAY}|${ARRAY}_[0]|PENDING|0:0|0:0|None|Unknown|Unknown|None assigned\n`,
+      }),
+    );
+    // The first attempt runs and writes its record.
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|RUNNING|None\n`,
+        sacct: row("RUNNING"),
+        record: { attempt: 1 },
+      }),
+    );
+    // Preempted with requeue: pending again, its record says interrupted by SIGTERM.
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
+        sacct: row("PENDING"),
+        record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: new Date().toISOString() },
+      }),
+    );
+    // squeue shows the completing flag while the interrupted attempt is still ending: still preempted.
+    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|COMPLETING|None\n`, sacct: row("PENDING") }));
+    // Running again, before the second attempt replaced the record (a stale `running` of attempt 1 on
+    // a slow shared file system): the second attempt, never the first again.
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|RUNNING|None\n`,
+        sacct: row("RUNNING"),
+        record: { attempt: 1 },
+      }),
+    );
+    // The second attempt's own record: nothing new to say.
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|RUNNING|None\n`,
+        sacct: row("RUNNING"),
+        record: { attempt: 2, restartCount: 1 },
+      }),
+    );
+    // Done: gone from squeue, COMPLETED in sacct, the record says exit 0.
+    seen.push(
+      await cluster.poll({
+        sacct: row("COMPLETED", "0:0", ended),
+        record: {
+          attempt: 2,
+          restartCount: 1,
+          state: "exited",
+          exitCode: 0,
+          endedAt: new Date().toISOString(),
+        },
+      }),
+    );
+    expect(seen).toEqual([
+      [{ index: 0, status: "pending", attempt: 1 }],
+      [{ index: 0, status: "running", attempt: 1 }],
+      [{ index: 0, status: "preempted", attempt: 1 }],
+      [],
+      [{ index: 0, status: "running", attempt: 2 }],
+      [],
+      [{ index: 0, status: "succeeded", attempt: 2 }],
+    ]);
+    // A final job is not asked about again.
+    expect(await cluster.poll({ sacct: row("COMPLETED", "0:0", ended) })).toEqual([]);
+    expect(cluster.stderr).toEqual([]);
+  });
+
+  it("keeps what it reported when sacct fails for a poll, and says so", async () => {
+    const cluster = fakeCluster(2);
+    await cluster.executor.reattach?.(cluster.ctx);
+    const running = `${ARRAY}_0|RUNNING|None\n${ARRAY}_1|RUNNING|None\n`;
+    const both = `${row("RUNNING")}102|${ARRAY}_1|RUNNING|0:0|0:0|None|2026-01-01T10:00:00|Unknown|node1\n`;
+    expect(await cluster.poll({ squeue: running, sacct: both, record: { attempt: 1 } })).toEqual([
+      { index: 0, status: "running", attempt: 1 },
+      { index: 1, status: "running", attempt: 1 },
+    ]);
+    // An sacct that exits 1 (slurmdbd restarting): no events, a note, and the next poll goes on.
+    cluster.failSacct("sacct: error: slurmdbd: Connection refused");
+    expect(await cluster.poll({ squeue: "" })).toEqual([]);
+    expect(cluster.stderr.join("")).toContain("sacct failed (sacct: error: slurmdbd: Connection refused)");
+    // sacct answers again: job 1 failed with exit 3 (its script wrote no record), job 0 still runs.
+    cluster.restoreSacct();
+    expect(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|RUNNING|None\n`,
+        sacct: `${row("RUNNING")}102|${ARRAY}_1|FAILED|3:0|0:0|None|2026-01-01T10:00:00|${ended}|node1\n`,
+      }),
+    ).toEqual([{ index: 1, status: "failed", attempt: 1 }]);
+  });
+});
