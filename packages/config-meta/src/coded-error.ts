@@ -24,3 +24,19 @@ export class UsageError extends Error {
 /** Type guard for `UsageError`. */
 export const isUsageError: (value: unknown) => value is UsageError =
   codedErrorGuard<UsageError>("UsageError");
+
+/** How many problems one message lists; the rest are counted (an error's `issues` keep them all). */
+export const PROBLEMS_SHOWN = 50;
+
+/**
+ * One message of several problems: the only one alone, else a count and a bulleted list of the
+ * first `PROBLEMS_SHOWN`, with how many more there are (a file of 64,000 bad keys is one screen).
+ */
+export function listProblems(head: string | undefined, problems: readonly string[]): string {
+  const prefix = head === undefined ? "" : `${head}: `;
+  if (problems.length === 1) return `${prefix}${problems[0]}`;
+  const shown = problems.slice(0, PROBLEMS_SHOWN).map((p) => `  - ${p}`);
+  const more = problems.length - shown.length;
+  const tail = more > 0 ? `\n  ... and ${more} more (${problems.length} in all).` : "";
+  return `${prefix}${problems.length} problems:\n${shown.join("\n")}${tail}`;
+}

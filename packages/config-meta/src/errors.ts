@@ -1,3 +1,4 @@
+import { listProblems } from "./coded-error.ts";
 import { describeOrigin, type Origin } from "./origin.ts";
 import { isSecretName, maskUriCredentials, SECRET_MASK } from "./redact.ts";
 
@@ -84,11 +85,7 @@ export class ConfigError extends Error {
   constructor(issues: readonly ConfigIssue[], options?: { cause?: unknown }) {
     const first = issues[0];
     if (!first) throw new TypeError("ConfigError needs at least one issue");
-    const lines = issues.map(formatIssue);
-    super(
-      lines.length === 1 ? lines[0] : `${lines.length} problems:\n${lines.map((l) => `  - ${l}`).join("\n")}`,
-      options,
-    );
+    super(listProblems(undefined, issues.map(formatIssue)), options);
     this.code = first.code;
     this.issues = issues;
   }

@@ -5,7 +5,13 @@ export {
   type Capability,
   only,
 } from "./capability.ts";
-export { codedErrorGuard, isUsageError, UsageError } from "./coded-error.ts";
+export {
+  codedErrorGuard,
+  isUsageError,
+  /** @internal */ listProblems,
+  /** @internal */ PROBLEMS_SHOWN,
+  UsageError,
+} from "./coded-error.ts";
 export {
   /** @internal */ type CoerceResult,
   /** @internal */ coerceFieldValue,

@@ -6,7 +6,9 @@ import {
   formatIssue,
   isConfigError,
   isUsageError,
+  listProblems,
   maskUriCredentials,
+  PROBLEMS_SHOWN,
   redactValue,
   renderOrigin,
   renderValue,
@@ -102,6 +104,34 @@ describe("ConfigError", () => {
     expect(error.message).toBe(formatIssue(invalid));
     expect(error.cause).toBe(cause);
     expect(() => new ConfigError([])).toThrow(TypeError);
+  });
+});
+
+describe("listProblems", () => {
+  it("says one problem alone and several as a count and a list", () => {
+    expect(listProblems("Study spec a.yaml", ["x: unknown key"])).toBe("Study spec a.yaml: x: unknown key");
+    expect(listProblems(undefined, ["a", "b"])).toBe("2 problems:\n  - a\n  - b");
+  });
+
+  it("lists the first PROBLEMS_SHOWN and counts the rest, however many there are", () => {
+    const problems = Array.from({ length: 64_000 }, (_, i) => `training.bogus${i}: is not a known setting`);
+    const lines = listProblems("exp.yaml", problems).split("\n");
+    expect(lines).toHaveLength(PROBLEMS_SHOWN + 2);
+    expect(lines[0]).toBe("exp.yaml: 64000 problems:");
+    expect(lines[PROBLEMS_SHOWN]).toBe(`  - training.bogus${PROBLEMS_SHOWN - 1}: is not a known setting`);
+    expect(lines.at(-1)).toBe(`  ... and ${64_000 - PROBLEMS_SHOWN} more (64000 in all).`);
+    const exactly = problems.slice(0, PROBLEMS_SHOWN);
+    expect(listProblems(undefined, exactly).split("\n")).toHaveLength(PROBLEMS_SHOWN + 1);
+  });
+
+  it("keeps every issue on the ConfigError while its message lists the first ones", () => {
+    const issues = Array.from(
+      { length: 200 },
+      (_, i): ConfigIssue => ({ ...invalid, path: `training.x${i}` }),
+    );
+    const error = new ConfigError(issues);
+    expect(error.issues).toHaveLength(200);
+    expect(error.message.split("\n")).toHaveLength(PROBLEMS_SHOWN + 2);
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ConfigIssue, ConfigWarning } from "@trainkit/config-meta";
-import { ConfigError, renderValue } from "@trainkit/config-meta";
+import { ConfigError, listProblems, renderValue } from "@trainkit/config-meta";
 import {
   type DataFileFacts,
   type InferredValue,
@@ -201,12 +201,12 @@ export async function readDataFile(
   }
   const { report } = facts;
   if (report.errors.length > 0) {
-    const lines = report.errors.map((e) => e.message);
     throw new FactoryError(
       "DATA_INVALID",
-      lines.length === 1
-        ? `${where}: ${lines[0]}`
-        : `${where}: ${lines.length} problems:\n${lines.map((l) => `  - ${l}`).join("\n")}`,
+      listProblems(
+        where,
+        report.errors.map((e) => e.message),
+      ),
     );
   }
   if (facts.probeSize && !facts.probeSize.ok) throw facts.probeSize.error;

@@ -34,9 +34,3 @@ export class StudyError extends Error {
 /** Type guard for `StudyError`, optionally of one code; works across package copies. */
 export const isStudyError: (value: unknown, code?: StudyErrorCode) => value is StudyError =
   codedErrorGuard<StudyError>("StudyError");
-
-/** One message listing several problems: the first alone, or a count and a bulleted list. */
-export function listProblems(head: string, problems: readonly string[]): string {
-  if (problems.length === 1) return `${head}: ${problems[0]}`;
-  return `${head}: ${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
-}

@@ -1,5 +1,11 @@
 import { join } from "node:path";
-import { type ConfigWarning, closestName, coerceFieldValue, isConfigError } from "@trainkit/config-meta";
+import {
+  type ConfigWarning,
+  closestName,
+  coerceFieldValue,
+  isConfigError,
+  listProblems,
+} from "@trainkit/config-meta";
 import {
   detectEnvironment,
   environmentEntries,
@@ -20,7 +26,7 @@ import {
   withProgramValues,
 } from "@trainkit/factory";
 import { BACKENDS, type UnsupportedSetting, unsupportedSettings } from "@trainkit/launcher";
-import { listProblems, StudyError } from "./errors.ts";
+import { StudyError } from "./errors.ts";
 import { jobCommands, payloadSha256 } from "./plan/commands.ts";
 import {
   capabilitiesOf,

@@ -1,4 +1,4 @@
-import { closestName } from "@trainkit/config-meta";
+import { closestName, listProblems } from "@trainkit/config-meta";
 import * as z from "zod";
 import { StudyError } from "./errors.ts";
 import { METRIC_NAMES } from "./statistics.ts";
@@ -251,9 +251,7 @@ function validate(raw: unknown, file: string, at: (path: SpecPath) => Position):
   });
   throw new StudyError(
     "SPEC_INVALID",
-    problems.length === 1
-      ? `Study spec ${problems[0]}`
-      : `Study spec ${file} has ${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    problems.length === 1 ? `Study spec ${problems[0]}` : listProblems(`Study spec ${file}`, problems),
   );
 }
 

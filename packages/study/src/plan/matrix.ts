@@ -1,8 +1,8 @@
 // The matrix of a study: its axes, their values, and the combinations they make (include, exclude,
 // repeats, folds, named jobs), with the templates that put axis values into other values.
-import { closestName, listFields } from "@trainkit/config-meta";
+import { closestName, listFields, listProblems } from "@trainkit/config-meta";
 import { PAYLOAD_SPECS } from "@trainkit/factory";
-import { listProblems, StudyError } from "../errors.ts";
+import { StudyError } from "../errors.ts";
 import type { LoadedSpec, SpecPath } from "../spec.ts";
 
 export interface AxisOption {
