@@ -2,14 +2,14 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkDataContract, loadNpz, readMetadata, readNphotons } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
 import { main } from "../src/datagen-cli.ts";
-import { checkDataContract, loadNpz, readMetadata, readNphotons } from "../src/index.ts";
 import { messageOf, tempDir } from "./helpers.ts";
 
 const tmp = tempDir();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const BIN = join(ROOT, "packages", "data", "src", "bin", "datagen.ts");
+const BIN = join(ROOT, "packages", "simulator", "src", "bin", "datagen.ts");
 let counter = 0;
 
 function freshPath(): string {

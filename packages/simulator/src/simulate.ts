@@ -1,6 +1,6 @@
 import { rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { DataError, isDataError } from "./errors.ts";
+import { DataError, isDataError, type NdArrayOf, saveNpz } from "@trainkit/data";
 import {
   diffract,
   type PhysicsParameters,
@@ -9,8 +9,6 @@ import {
   simulateObject,
   simulateProbe,
 } from "./internal/simulate-physics.ts";
-import type { NdArrayOf } from "./ndarray.ts";
-import { saveNpz } from "./npz.ts";
 
 /** What `simulateDataset` accepts; every field is optional. */
 export interface SimulateOptions {

@@ -1,8 +1,7 @@
 import { dirname, join } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { isUsageError, UsageError } from "@trainkit/config-meta/coded-error";
-import { directoryProblem, makeDirectory } from "./directories.ts";
-import { isDataError } from "./errors.ts";
+import { directoryProblem, isDataError, makeDirectory } from "@trainkit/data";
 import {
   type OptionOrigin,
   resolveSimulationParameters,

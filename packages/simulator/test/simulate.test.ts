@@ -1,6 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
 import {
   checkDataContract,
   isDataError,
@@ -8,6 +7,9 @@ import {
   type NdArray,
   readNphotons,
   readNpzHeaders,
+} from "@trainkit/data";
+import { describe, expect, it } from "vitest";
+import {
   resolveSimulationParameters,
   type SimulatedDataset,
   type SimulateOptions,
