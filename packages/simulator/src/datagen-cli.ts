@@ -1,14 +1,23 @@
 import { dirname, join } from "node:path";
-import { type ParseArgsConfig, parseArgs } from "node:util";
-import { isUsageError, UsageError } from "@trainkit/config-meta/coded-error";
-import { directoryProblem, isDataError, makeDirectory } from "@trainkit/data";
 import {
-  type OptionOrigin,
+  type ConfigIssue,
+  closestName,
+  coerceFieldValue,
+  type FieldInfo,
+  formatIssue,
+  isUsageError,
+  listFields,
+  type Origin,
+  UsageError,
+} from "@trainkit/config-meta";
+import { directoryProblem, isDataError, makeDirectory } from "@trainkit/data";
+import type * as z from "zod";
+import { isSimulationError } from "./errors.ts";
+import { DatagenOptionsSchema, datagenSection } from "./options.ts";
+import {
   resolveSimulationParameters,
   resolveTestCount,
-  SIMULATION_DEFAULTS,
   type SimulateOptions,
-  type SplitOptions,
   type WriteSimulatedDatasetOptions,
   writeSimulatedDataset,
 } from "./simulate.ts";
@@ -28,49 +37,52 @@ const PROGRAM = "trainkit-datagen";
 /** Exit codes: 0 success, 1 the files could not be written, 2 bad command-line input. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-const OPTIONS = {
-  out: { type: "string" },
-  single: { type: "string" },
-  n: { type: "string" },
-  positions: { type: "string" },
-  overlap: { type: "string" },
-  jitter: { type: "string" },
-  nphotons: { type: "string" },
-  seed: { type: "string" },
-  "test-fraction": { type: "string" },
-  "probe-diameter": { type: "string" },
-  defocus: { type: "string" },
-  "amplitude-min": { type: "string" },
-  noiseless: { type: "boolean" },
-  compress: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const satisfies NonNullable<ParseArgsConfig["options"]>;
+// Every flag comes from a field of DatagenOptionsSchema: `--<flag> VALUE`, its aliases, and for
+// booleans `--<flag>`, `--no-<flag>` and the field's negated flags (`--noiseless`).
+const FIELDS = listFields(DatagenOptionsSchema);
 
-/** Numeric flags and the option each sets. */
-const NUMERIC_FLAGS = {
-  n: "N",
-  positions: "positions",
-  overlap: "overlap",
-  jitter: "jitter",
-  nphotons: "nphotons",
-  seed: "seed",
-  "probe-diameter": "probeDiameter",
-  defocus: "defocus",
-  "amplitude-min": "amplitudeMin",
-  "test-fraction": "testFraction",
-} as const satisfies Partial<Record<keyof typeof OPTIONS, string>>;
+interface FlagSpec {
+  readonly field: FieldInfo;
+  /** The value a boolean flag sets; undefined when the flag takes a value. */
+  readonly fixed?: boolean;
+}
 
-type NumericFlag = keyof typeof NUMERIC_FLAGS;
-type NumericOption = (typeof NUMERIC_FLAGS)[NumericFlag];
+const FLAGS: ReadonlyMap<string, FlagSpec> = (() => {
+  const flags = new Map<string, FlagSpec>();
+  for (const field of FIELDS) {
+    const boolean = field.kind === "boolean";
+    const spec: FlagSpec = boolean ? { field, fixed: true } : { field };
+    for (const name of [field.flag, ...(field.meta.flagAliases ?? [])]) flags.set(name, spec);
+    if (!boolean) continue;
+    for (const name of [`no-${field.flag}`, ...(field.meta.negatedFlags ?? [])])
+      flags.set(name, { field, fixed: false });
+  }
+  return flags;
+})();
 
-const FLAG_OF = Object.fromEntries(
-  Object.entries(NUMERIC_FLAGS).map(([flag, name]) => [name, flag]),
-) as Record<NumericOption, NumericFlag>;
+function formatDefault(value: unknown): string {
+  if (typeof value === "boolean") return value ? "on" : "off";
+  if (typeof value === "number" && Math.abs(value) >= 1e6) return value.toExponential().replace("e+", "e");
+  return String(value);
+}
 
-const origin: OptionOrigin = (name) => {
-  const flag = (FLAG_OF as Record<string, string | undefined>)[name];
-  return flag === undefined ? "the command line" : `--${flag} on the command line`;
-};
+/** The help line of a field: the flags that change it, its description, its default. */
+function helpLine(field: FieldInfo): readonly [string, string] {
+  const changes =
+    field.kind !== "boolean"
+      ? `--${field.flag} ${field.meta.valueName ?? "VALUE"}`
+      : field.defaultValue === true
+        ? [`no-${field.flag}`, ...(field.meta.negatedFlags ?? [])].map((f) => `--${f}`).join(", ")
+        : `--${field.flag}`;
+  const fallback = field.hasDefault ? ` (default ${formatDefault(field.defaultValue)})` : "";
+  return [changes, `${field.meta.description}${fallback}`];
+}
+
+function optionLines(): string {
+  const lines = [...FIELDS.map(helpLine), ["-h, --help", "show this help"] as const];
+  const width = Math.max(...lines.map(([left]) => left.length)) + 2;
+  return lines.map(([left, right]) => `  ${left.padEnd(width)}${right}`).join("\n");
+}
 
 export const USAGE = `Usage: ${PROGRAM} --out DIR [options]
        ${PROGRAM} --single FILE [options]
@@ -80,97 +92,140 @@ probeGuess, objectGuess, Y, xcoords/ycoords, _metadata) and writes DIR/train.npz
 or one FILE with every position.
 
 Options:
-  --out DIR             folder for train.npz and test.npz (created if missing)
-  --single FILE         write one file with every position instead
-  --n N                 probe and pattern size, an even integer from 16 to 1024 (default ${SIMULATION_DEFAULTS.N})
-  --positions M         number of scan positions (default ${SIMULATION_DEFAULTS.positions})
-  --overlap F           fraction of the probe diameter neighbours share, in [0, 1) (default ${SIMULATION_DEFAULTS.overlap})
-  --jitter F            random offset of each position, a fraction of the step in [0, 1] (default ${SIMULATION_DEFAULTS.jitter})
-  --nphotons X          mean total counts per pattern (default 1e9)
-  --seed S              random seed, an integer >= 0 (default ${SIMULATION_DEFAULTS.seed})
-  --test-fraction F     share of the positions in test.npz, in (0, 1) (default ${SIMULATION_DEFAULTS.testFraction})
-  --probe-diameter PX   probe aperture diameter in pixels, from 2 to N (default N/2)
-  --defocus RAD         probe phase at the aperture edge in radians (default ${SIMULATION_DEFAULTS.defocus})
-  --amplitude-min A     smallest object amplitude, in [0, 1); it spans [A, 1] (default ${SIMULATION_DEFAULTS.amplitudeMin})
-  --noiseless           no Poisson noise: store the expected counts
-  --compress            deflate the arrays, like numpy.savez_compressed
-  -h, --help            show this help
+${optionLines()}
 
 Exit codes: 0 written, 1 could not write, 2 bad input (nothing is written).
 `;
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-function parseNumber(flag: string, text: string): number {
-  if (!NUMBER.test(text.trim())) {
-    throw new UsageError(`--${flag}: expected a number, got ${JSON.stringify(text)}.`);
-  }
-  return Number(text);
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ").trim();
-}
+type DatagenOptions = z.output<typeof DatagenOptionsSchema>;
 
 interface Command {
-  readonly target: { readonly out: string } | { readonly single: string };
-  readonly simulation: SimulateOptions;
-  readonly split: SplitOptions;
-  readonly compress: boolean;
+  readonly options: DatagenOptions;
+  /** Where each option came from, by field key. */
+  readonly origin: (field: string) => Origin | undefined;
 }
 
-function parseFlags(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    options: OPTIONS,
-    strict: true,
-    allowPositionals: false,
-    tokens: true,
-  });
+/** A value as typed, quoted when it would not read back as one word. */
+function shown(raw: string): string {
+  return raw === "" || /\s/.test(raw) ? `'${raw}'` : raw;
+}
+
+/**
+ * Reads the flags into field values, with the token each came from. Usage errors (an unknown flag,
+ * a missing value) throw; a value that is not of its field's type is an issue.
+ */
+function readFlags(argv: readonly string[]) {
+  const values: Record<string, unknown> = {};
+  const tokens = new Map<string, string>();
+  const issues: ConfigIssue[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] ?? "";
+    if (token === "-h" || token === "--help") {
+      help = true;
+      continue;
+    }
+    if (!token.startsWith("--")) {
+      const spec = FLAGS.get(token);
+      const next = argv[i + 1];
+      const guess =
+        spec === undefined
+          ? ""
+          : ` Did you mean --${token}${spec.fixed === undefined && next ? ` ${next}` : ""}?`;
+      throw new UsageError(`unexpected argument "${token}"; ${PROGRAM} takes only options.${guess}`);
+    }
+    const eq = token.indexOf("=");
+    const name = eq === -1 ? token.slice(2) : token.slice(2, eq);
+    const spec = FLAGS.get(name);
+    if (spec === undefined) {
+      const best = closestName(name, [...FLAGS.keys(), "help"]);
+      throw new UsageError(
+        `unknown option --${name}.${best === undefined ? "" : ` Did you mean --${best}?`}`,
+      );
+    }
+    const { field } = spec;
+    const previous = tokens.get(field.key);
+    if (previous !== undefined) {
+      const first = previous.split(/[ =]/)[0];
+      throw new UsageError(
+        first === `--${name}`
+          ? `--${name} is given more than once; give it once.`
+          : `${first} and --${name} both set ${field.key}; give one of them.`,
+      );
+    }
+    if (spec.fixed !== undefined) {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value.`);
+      values[field.key] = spec.fixed;
+      tokens.set(field.key, `--${name}`);
+      continue;
+    }
+    let raw: string;
+    if (eq !== -1) {
+      raw = token.slice(eq + 1);
+      tokens.set(field.key, `--${name}=${shown(raw)}`);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith("--"))
+        throw new UsageError(`--${name} needs a value (${field.meta.valueName ?? "VALUE"}).`);
+      raw = next;
+      i++;
+      tokens.set(field.key, `--${name} ${shown(raw)}`);
+    }
+    const coerced = coerceFieldValue(field, raw);
+    if (coerced.ok) values[field.key] = coerced.value;
+    else
+      issues.push({
+        code: "INVALID_VALUE",
+        path: field.key,
+        message: coerced.message,
+        hasValue: true,
+        value: raw,
+        origin: { kind: "cli", token: tokens.get(field.key) ?? token },
+      });
+  }
+  const origin = (key: string): Origin | undefined => {
+    const typed = tokens.get(key);
+    return typed === undefined ? undefined : { kind: "cli", token: typed };
+  };
+  return { values, issues, help, origin };
+}
+
+/** An option problem: its issues, one line each, paths without the `options.` of the library. */
+class OptionProblems extends Error {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super("invalid options");
+    this.issues = issues;
+  }
 }
 
 function parseCommand(argv: readonly string[]): Command | "help" {
-  let parsed: ReturnType<typeof parseFlags>;
-  try {
-    parsed = parseFlags(argv);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new UsageError(`${oneLine(message).replace(/\.?$/, ".")}`);
-  }
-  const { values, tokens } = parsed;
-  const seen = new Set<string>();
-  for (const token of tokens) {
-    if (token.kind !== "option") continue;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name} is given more than once; give it once.`);
-    seen.add(token.name);
-  }
-  if (values.help === true) return "help";
+  const { values, issues, help, origin } = readFlags(argv);
+  if (help) return "help";
   if (values.out === undefined && values.single === undefined) {
     throw new UsageError("give --out DIR (writes DIR/train.npz and DIR/test.npz) or --single FILE.");
   }
   if (values.out !== undefined && values.single !== undefined) {
     throw new UsageError("give either --out DIR or --single FILE, not both.");
   }
-  if (values.single !== undefined && values["test-fraction"] !== undefined) {
+  if (values.single !== undefined && values.testFraction !== undefined) {
     throw new UsageError(
       "--test-fraction splits --out DIR into train and test; --single writes one file without a split.",
     );
   }
-  const target = values.out !== undefined ? { out: values.out } : { single: values.single ?? "" };
-  const path = "out" in target ? target.out : target.single;
-  if (path === "") throw new UsageError(`--${"out" in target ? "out" : "single"}: needs a non-empty path.`);
-  const numbers: Partial<Record<NumericOption, number>> = {};
-  for (const [flag, name] of Object.entries(NUMERIC_FLAGS) as [NumericFlag, NumericOption][]) {
-    const text = values[flag];
-    if (text !== undefined) numbers[name] = parseNumber(flag, text);
-  }
-  const { testFraction, ...simulation } = numbers;
-  return {
-    target,
-    simulation: { ...simulation, ...(values.noiseless === true ? { noise: false } : {}) },
-    split: testFraction === undefined ? {} : { testFraction },
-    compress: values.compress === true,
-  };
+  if (issues.length > 0) throw new OptionProblems(issues);
+  const parsed = datagenSection.safeParse(values, { describeOrigin: origin });
+  if (!parsed.success) throw new OptionProblems(parsed.error.issues);
+  return { options: parsed.data, origin };
+}
+
+function simulationOf(options: DatagenOptions): SimulateOptions {
+  const { out: _out, single: _single, testFraction: _split, compress: _compress, ...simulation } = options;
+  return simulation;
+}
+
+function lineOf(issue: ConfigIssue): string {
+  return formatIssue({ ...issue, path: issue.path.replace(/^options\.?/, "") });
 }
 
 /**
@@ -178,8 +233,8 @@ function parseCommand(argv: readonly string[]): Command | "help" {
  * Never throws: every problem is one line on `io.stderr`.
  */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  const fail = (code: number, message: string): number => {
-    io.stderr.write(`${PROGRAM}: ${oneLine(message)}\n`);
+  const fail = (code: number, ...lines: string[]): number => {
+    for (const line of lines) io.stderr.write(`${PROGRAM}: ${line.replace(/\s*\n\s*/g, " ").trim()}\n`);
     return code;
   };
   let command: Command | "help";
@@ -189,32 +244,41 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       io.stdout.write(USAGE);
       return EXIT.ok;
     }
-    const parameters = resolveSimulationParameters(command.simulation, origin);
-    if ("out" in command.target) resolveTestCount(parameters.positions, command.split, origin);
+    const parameters = resolveSimulationParameters(simulationOf(command.options), command.origin);
+    if (command.options.out !== undefined) {
+      const { testFraction } = command.options;
+      resolveTestCount(
+        parameters.positions,
+        testFraction === undefined ? {} : { testFraction },
+        command.origin,
+      );
+    }
   } catch (error) {
     if (isUsageError(error)) return fail(EXIT.usage, `${error.message} Run ${PROGRAM} --help for usage.`);
-    if (isDataError(error, "INVALID_OPTIONS")) return fail(EXIT.usage, error.message);
+    if (error instanceof OptionProblems) return fail(EXIT.usage, ...error.issues.map(lineOf));
+    if (isSimulationError(error, "INVALID_OPTIONS")) return fail(EXIT.usage, ...error.issues.map(lineOf));
     return fail(EXIT.failed, `unexpected error: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const { target, simulation, split, compress } = command;
+  const { out, single, testFraction, compress } = command.options;
+  const simulation = simulationOf(command.options);
   const write: WriteSimulatedDatasetOptions =
-    "out" in target
+    out !== undefined
       ? {
           ...simulation,
-          ...split,
-          trainOut: join(target.out, "train.npz"),
-          testOut: join(target.out, "test.npz"),
+          ...(testFraction === undefined ? {} : { testFraction }),
+          trainOut: join(out, "train.npz"),
+          testOut: join(out, "test.npz"),
           compress,
         }
-      : { ...simulation, out: target.single, compress };
-  const folder = "out" in target ? target.out : dirname(target.single);
+      : { ...simulation, out: single ?? "", compress };
+  const folder = out ?? dirname(single ?? "");
   // Checked before anything is made (never a recursive mkdir: it spins forever under /proc), then
   // created one level at a time. A folder that cannot be made is a usage error (exit code 2).
   const problem = (await directoryProblem(folder)) ?? (await makeDirectory(folder));
   if (problem) {
     return fail(
       EXIT.usage,
-      `${folder}: cannot create the output folder: ${problem.why}. Choose another --${"out" in target ? "out" : "single"} path; nothing was written.`,
+      `${folder}: cannot create the output folder: ${problem.why}. Choose another --${out !== undefined ? "out" : "single"} path; nothing was written.`,
     );
   }
   try {
@@ -226,7 +290,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     return EXIT.ok;
   } catch (error) {
-    if (isDataError(error)) return fail(EXIT.failed, error.message);
+    if (isSimulationError(error) || isDataError(error)) return fail(EXIT.failed, error.message);
     const message = error instanceof Error ? error.message : String(error);
     return fail(EXIT.failed, `could not write the dataset: ${message}`);
   }

@@ -2,10 +2,19 @@
 // `@internal`: shared with the other trainkit packages only, not part of the public API, free to
 // change without a changeset (docs/decisions.md, "Public and internal exports").
 export {
-  /** @internal */ MAX_SIMULATION_PIXELS,
-  /** @internal */ type OptionOrigin,
+  isSimulationError,
+  SimulationError,
+  type SimulationErrorCode,
+  type SimulationErrorOptions,
+} from "./errors.ts";
+export {
+  DatagenOptionsSchema,
+  MAX_SIMULATION_PIXELS,
+  SimulateOptionsSchema,
+  SplitOptionsSchema,
+} from "./options.ts";
+export {
   resolveSimulationParameters,
-  /** @internal */ resolveTestCount,
   SIMULATION_DEFAULTS,
   type SimulatedArrays,
   type SimulatedDataset,
