@@ -118,14 +118,10 @@ export async function writeModelBundle(path: string, input: WriteBundleInput): P
   } catch (error) {
     // The system's reason (writeZipAtomic keeps it as the cause), as before.
     const reason = error instanceof Error && error.cause instanceof Error ? error.cause : (error as Error);
-    throw new DataError(
-      "WRITE_FAILED",
-      `Cannot write the model bundle ${path} (${reason.message}).`,
-      {
-        file: path,
-        cause: error,
-      },
-    );
+    throw new DataError("WRITE_FAILED", `Cannot write the model bundle ${path} (${reason.message}).`, {
+      file: path,
+      cause: error,
+    });
   }
   return manifest;
 }

@@ -143,7 +143,7 @@ describe("loadNpz", () => {
     );
   });
 
-  it("throws CORRUPT_ZIP, not an fflate error, when deflated data is damaged", async () => {
+  it("throws CORRUPT_ZIP, not a zlib error, when deflated data is damaged", async () => {
     const bytes = readFileSync(fixture("dtypes_compressed.npz"));
     const at = bytes.indexOf("f4.npy") + 40; // inside the f4 member's compressed data
     for (let i = 0; i < 16; i++) bytes[at + i] = 0xff;
