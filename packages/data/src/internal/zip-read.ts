@@ -427,7 +427,7 @@ export async function readMember(archive: ZipArchive, entry: ZipEntry, key: stri
     if (inflated.length !== size) {
       throw corrupt(
         file,
-        `${key} inflates to ${inflated.length > size ? "more than" : inflated.length} bytes but the directory says ${formatBytes(size)} (${size} bytes)`,
+        `${key} inflates to ${inflated.length > size ? `more than ${size}` : inflated.length} bytes but the directory says ${formatBytes(size)} (${size} bytes)`,
         key,
       );
     }
