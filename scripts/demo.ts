@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { writeSimulatedDataset } from "@trainkit/data";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import { bundle } from "./bundle-bins.mjs";
 
 const root = join(import.meta.dirname, "..");

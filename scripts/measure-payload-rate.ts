@@ -8,8 +8,8 @@ import type fsPromises from "node:fs/promises";
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeSimulatedDataset } from "@trainkit/data";
 import { createTrainingPayload } from "@trainkit/factory";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 
 const seconds = Number(process.argv[2] ?? 3);
 const rounds = Number(process.argv[3] ?? 5);

@@ -16,9 +16,10 @@ function run(program: string, args: readonly string[]): void {
 }
 
 for (const name of ["train-cli", "infer-cli", "study-cli"]) await bundle(name);
-const datagen = join(root, "packages/data/dist/bin/datagen.js");
+const datagen = join(root, "packages/simulator/dist/bin/datagen.js");
 if (!existsSync(datagen)) {
-  const built = spawnSync("pnpm", ["--filter", "@trainkit/data", "run", "build"], {
+  // The simulator and what it imports (@trainkit/data, @trainkit/config-meta), built in order.
+  const built = spawnSync("pnpm", ["--filter", "@trainkit/simulator...", "run", "build"], {
     stdio: "inherit",
     cwd: root,
   });

@@ -2,9 +2,10 @@
 // training file, val_loss on exactly that fold's positions (recorded in folds.json and the details).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { assignSpatialFolds, loadNpz, splitFold, writeSimulatedDataset } from "@trainkit/data";
+import { assignSpatialFolds, loadNpz, splitFold } from "@trainkit/data";
 import { train } from "@trainkit/engine";
 import { createTrainingPayload } from "@trainkit/factory";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import { describe, expect, it } from "vitest";
 import { CPU_PIPE } from "../packages/factory/test/helpers.ts";
 import { tempDir } from "./helpers.ts";

@@ -2,10 +2,11 @@
 // Runs the engine in-process on a small synthetic dataset (N 64, a small network) for speed.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readModelBundle, writeSimulatedDataset } from "@trainkit/data";
+import { readModelBundle } from "@trainkit/data";
 import { decodeState, train } from "@trainkit/engine";
 import type { ExecutionConfigInput } from "@trainkit/execution-config";
 import { createTrainingPayload, type TrainingPayload } from "@trainkit/factory";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import { describe, expect, it } from "vitest";
 import { CPU_PIPE } from "../packages/factory/test/helpers.ts";
 import { maxAbsDiff, tempDir } from "./helpers.ts";

@@ -4,11 +4,12 @@
 // is checked against the first update computed by hand from two unclipped runs.
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readModelBundle, writeSimulatedDataset } from "@trainkit/data";
+import { readModelBundle } from "@trainkit/data";
 import { decodeState, infer, train } from "@trainkit/engine";
 import type { EMBEDDED_SUPPORT } from "@trainkit/engine/capabilities";
 import type { ExecutionConfigInput } from "@trainkit/execution-config";
 import { createInferencePayload, createTrainingPayload } from "@trainkit/factory";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import { describe, expect, it } from "vitest";
 import { CPU_PIPE } from "../packages/factory/test/helpers.ts";
 import { tempDir } from "./helpers.ts";

@@ -3,7 +3,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadNpz, writeSimulatedDataset } from "@trainkit/data";
+import { loadNpz } from "@trainkit/data";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import { describe, expect, it } from "vitest";
 import { maxAbsDiff, run, tempDir } from "./helpers.ts";
 

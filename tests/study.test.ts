@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeSimulatedDataset } from "@trainkit/data";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import { describe, expect, it } from "vitest";
-import { main as datagen } from "../packages/data/src/datagen-cli.ts";
+import { main as datagen } from "../packages/simulator/src/datagen-cli.ts";
 import { BINS, ROOT, run, tempDir } from "./helpers.ts";
 
 interface Event {

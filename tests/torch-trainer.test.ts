@@ -6,9 +6,10 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assignSpatialFolds, loadNpz, splitFold, writeSimulatedDataset } from "@trainkit/data";
+import { assignSpatialFolds, loadNpz, splitFold } from "@trainkit/data";
 import { createTrainingPayload, type TrainingPayloadOptions } from "@trainkit/factory";
 import { payloadDocument } from "@trainkit/launcher";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import { describe, expect, it } from "vitest";
 import { type CommandResult, ROOT, run, tempDir } from "./helpers.ts";
 

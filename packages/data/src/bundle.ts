@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { strFromU8, strToU8, zipSync } from "fflate";
-import { writeFileAtomic } from "./atomic.ts";
 import { DataError, isDataError } from "./errors.ts";
 import { formatBytes } from "./internal/format.ts";
 import { jsonDepth, MAX_JSON_DEPTH } from "./internal/json-depth.ts";
 import { closeZip, notRegularFile, openZip, readMember, type ZipEntry } from "./internal/zip-read.ts";
+import { writeZipAtomic, type ZipSource } from "./internal/zip-write.ts";
 
 /** The file name of a model bundle inside a training run directory. */
 export const BUNDLE_FILE = "model.zip";
@@ -99,24 +98,30 @@ export async function writeModelBundle(path: string, input: WriteBundleInput): P
       ]),
     ),
   };
-  const files: Record<string, Uint8Array> = {
-    "manifest.json": strToU8(`${JSON.stringify(manifest, null, 2)}\n`),
-    "payload.json": strToU8(`${JSON.stringify(input.payload, null, 2)}\n`),
-    "legacy-params.json": strToU8(`${JSON.stringify(input.legacyParams, null, 2)}\n`),
-  };
-  for (const [name, bytes] of Object.entries(input.weights)) files[`weights/${name}`] = bytes;
-  const zipped = zipSync(files, { level: 6 });
+  const encoder = new TextEncoder();
+  const json = (name: string, value: unknown): ZipSource => ({
+    name,
+    content: () => [encoder.encode(`${JSON.stringify(value, null, 2)}\n`)],
+  });
+  const sources: ZipSource[] = [
+    json("manifest.json", manifest),
+    json("payload.json", input.payload),
+    json("legacy-params.json", input.legacyParams),
+    ...Object.entries(input.weights).map(([name, bytes]) => ({
+      name: `weights/${name}`,
+      content: () => [bytes],
+    })),
+  ];
+  // The same zip writer as saveNpz (zip64 when a member passes 4 GiB, fixed timestamps), deflated.
   try {
-    await writeFileAtomic(path, zipped);
+    await writeZipAtomic(path, sources, { compress: true });
   } catch (error) {
-    throw new DataError(
-      "WRITE_FAILED",
-      `Cannot write the model bundle ${path} (${(error as Error).message}).`,
-      {
-        file: path,
-        cause: error,
-      },
-    );
+    // The system's reason (writeZipAtomic keeps it as the cause), as before.
+    const reason = error instanceof Error && error.cause instanceof Error ? error.cause : (error as Error);
+    throw new DataError("WRITE_FAILED", `Cannot write the model bundle ${path} (${reason.message}).`, {
+      file: path,
+      cause: error,
+    });
   }
   return manifest;
 }
@@ -196,7 +201,7 @@ export async function readModelBundle(
       }
     };
     const json = async (name: string): Promise<unknown> => {
-      const text = strFromU8(await read(name, BUNDLE_JSON_MAX_BYTES, "a bundle's JSON files"));
+      const text = new TextDecoder().decode(await read(name, BUNDLE_JSON_MAX_BYTES, "a bundle's JSON files"));
       if (jsonDepth(text) > MAX_JSON_DEPTH)
         throw bad(file, `${name} nests deeper than ${MAX_JSON_DEPTH} levels`);
       try {

@@ -1,5 +1,5 @@
 import { codedErrorGuard } from "@trainkit/config-meta/coded-error";
-import type { ContractFinding } from "./contract.ts";
+import type { ContractFinding } from "./internal/findings.ts";
 
 /** What went wrong. A closed set: `switch` over it exhaustively. */
 export type DataErrorCode =

@@ -96,23 +96,3 @@ export {
   type SaveNpzOptions,
   saveNpz,
 } from "./npz.ts";
-export {
-  /** @internal */ MAX_SIMULATION_PIXELS,
-  /** @internal */ type OptionOrigin,
-  resolveSimulationParameters,
-  /** @internal */ resolveTestCount,
-  SIMULATION_DEFAULTS,
-  type SimulatedArrays,
-  type SimulatedDataset,
-  type SimulateOptions,
-  type SimulationMetadata,
-  type SimulationParameters,
-  type SimulationSplit,
-  type SimulationTarget,
-  type SplitOptions,
-  simulateDataset,
-  splitSimulatedDataset,
-  type WriteSimulatedDatasetOptions,
-  type WrittenSimulationFile,
-  writeSimulatedDataset,
-} from "./simulate.ts";

@@ -1,8 +1,14 @@
 import { DataError } from "./errors.ts";
 import { loadMember, type NpzArchive, readHeader, selectMembers, withNpz } from "./internal/archive.ts";
+import {
+  checkDataSize,
+  encodeNpyParts,
+  type NpyHeader,
+  type NpyVersion,
+  validateNdArray,
+} from "./internal/npy-format.ts";
 import { writeZipAtomic, type ZipSource } from "./internal/zip-write.ts";
 import type { Dtype, NdArray } from "./ndarray.ts";
-import { checkDataSize, encodeNpyParts, type NpyHeader, type NpyVersion, validateNdArray } from "./npy.ts";
 
 /** What an `.npy` header says about one array, read without its data. */
 export interface ArrayHeader {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   assertDataContract,
+  assignSpatialFolds,
   DataError,
   type DataErrorCode,
   inferProbeSize,
@@ -13,7 +14,6 @@ import {
   readNphotons,
   readNpzHeaders,
   saveNpz,
-  simulateDataset,
 } from "../src/index.ts";
 import { caught, codeOf, FIXTURES, fixture, messageOf, tempDir } from "./helpers.ts";
 
@@ -45,7 +45,7 @@ const CASES = {
   CONTRACT_VIOLATION: async () =>
     assertDataContract(await readNpzHeaders(fixture("both_names.npz")), { purpose: "train" }),
   BAD_BUNDLE: () => readModelBundle(fixture("dtypes.npz")),
-  INVALID_OPTIONS: async () => simulateDataset({ N: 15 }),
+  INVALID_OPTIONS: async () => assignSpatialFolds([0, 1], [0, 0], 3),
 } satisfies Record<DataErrorCode, () => Promise<unknown>>;
 
 describe("DataError", () => {
@@ -74,7 +74,7 @@ describe("DataError", () => {
         "CORRUPT_ZIP": "<fixtures>/corrupt_crc.npz: the zip archive is damaged (the CRC-32 checksum of diffraction does not match its data); re-create or re-download the file.",
         "FILE_NOT_FOUND": "<fixtures>/missing.npz: file not found; check the path.",
         "INVALID_ARRAY": "<tmp>/invalid.npz: probe: dtype c8 (complex64) needs data as a Float32Array, got Float64Array.",
-        "INVALID_OPTIONS": "options.N: must be an even integer from 16 to 1024, got 15.",
+        "INVALID_OPTIONS": "foldCount 3 exceeds the 2 scan positions: every fold needs at least one.",
         "MISSING_KEY": "<fixtures>/contract_valid.npz: no array named "probeguess"; the file has: diffraction, probeGuess, xcoords, ycoords, objectGuess, scan_index, xcoords_start, ycoords_start, _metadata. Did you mean "probeGuess"?",
         "NON_SQUARE_PROBE": "<fixtures>/nonsquare_probe.npz: probeGuess has shape (64, 32); the probe must be square (N x N).",
         "NOT_A_FILE": "/dev/null: is a device, not an .npz file; trainkit reads only regular files (it would block or read forever).",
@@ -143,7 +143,7 @@ describe("loadNpz", () => {
     );
   });
 
-  it("throws CORRUPT_ZIP, not an fflate error, when deflated data is damaged", async () => {
+  it("throws CORRUPT_ZIP, not a zlib error, when deflated data is damaged", async () => {
     const bytes = readFileSync(fixture("dtypes_compressed.npz"));
     const at = bytes.indexOf("f4.npy") + 40; // inside the f4 member's compressed data
     for (let i = 0; i < 16; i++) bytes[at + i] = 0xff;

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { encodeNpy, loadNpz, type NdArray, readMetadata, readNpzHeaders, saveNpz } from "../src/index.ts";
+import { closeZip, openZip, readMember, readMemberPrefix, verifyMember } from "../src/internal/zip-read.ts";
 import { writeZipAtomic } from "../src/internal/zip-write.ts";
 import {
   caught,
@@ -361,6 +362,38 @@ describe("saveNpz", () => {
         a: { descr: "<f8", shape: [3], values: [1, 2, 3] },
         b: { descr: "<U5", shape: [], values: ["zip64"] },
       });
+    }
+  });
+});
+
+describe("the zip reader (internal)", () => {
+  it("refuses a deflated member that inflates to more than its directory entry says, whole or streamed", async () => {
+    const file = join(tempDir(), "liar.zip");
+    await writeZipAtomic(file, [{ name: "x.npy", content: () => [new Uint8Array(1 << 20)] }], {
+      compress: true,
+    });
+    const bytes = readFileSync(file);
+    const central = bytes.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    bytes.writeUInt32LE(1000, central + 24); // the uncompressed size: 1 MiB of zeros claims 1000 bytes
+    writeFileSync(file, bytes);
+    const zip = await openZip(file);
+    try {
+      const entry = zip.entries[0]!;
+      expect(entry.uncompressedSize).toBe(1000);
+      const whole = await caught(() => readMember(zip, entry, "x"));
+      expect([codeOf(whole), messageOf(whole, dirname(file))]).toMatchInlineSnapshot(`
+        [
+          "CORRUPT_ZIP",
+          "<tmp>/liar.zip: the zip archive is damaged (x inflates to more than 1000 bytes but the directory says 1000 B (1000 bytes)); re-create or re-download the file.",
+        ]
+      `);
+      const streamed = await caught(() => verifyMember(zip, entry, "x"));
+      expect(codeOf(streamed)).toBe("CORRUPT_ZIP");
+      expect(messageOf(streamed)).toMatch(/x holds \d+ bytes but the directory says 1000\)/);
+      // A prefix never goes past the directory's size either.
+      expect((await readMemberPrefix(zip, entry, "x", 4096)).length).toBe(1000);
+    } finally {
+      await closeZip(zip);
     }
   });
 });

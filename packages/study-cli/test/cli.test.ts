@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeSimulatedDataset } from "@trainkit/data";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import { beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli.ts";
 

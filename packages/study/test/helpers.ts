@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeSimulatedDataset } from "@trainkit/data";
+import { writeSimulatedDataset } from "@trainkit/simulator";
 import type { ReportOptions } from "../src/statistics.ts";
 import type { ResultRow } from "../src/types.ts";
 

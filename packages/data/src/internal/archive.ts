@@ -2,6 +2,7 @@
 
 import { DataError, isDataError } from "../errors.ts";
 import type { NdArray } from "../ndarray.ts";
+import { formatKeys } from "./format.ts";
 import {
   checkClaimedSize,
   checkDataSize,
@@ -9,8 +10,7 @@ import {
   type NpyHeader,
   npyHeaderLength,
   parseNpyHeader,
-} from "../npy.ts";
-import { formatKeys } from "./format.ts";
+} from "./npy-format.ts";
 import {
   closeZip,
   openZip,

@@ -1,12 +1,13 @@
 // Reads zip archives the way an `.npz` reader needs: the central directory first, then only the
-// bytes of the members asked for. fflate does the inflating; the container is parsed here because
-// fflate's unzip needs the whole archive in memory and cannot stop after a member's first bytes.
+// bytes of the members asked for (random access, and only a member's first bytes for its header).
+// Node's zlib inflates. Why our own container code and not a zip library: docs/decisions.md, issue 17.
 
 import { constants, type Stats } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
-import { crc32 } from "node:zlib";
-import { Inflate, inflateSync } from "fflate";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { crc32, createInflateRaw, inflateRawSync, constants as zlibConstants } from "node:zlib";
 import { DataError } from "../errors.ts";
 import { formatBytes } from "./format.ts";
 
@@ -371,31 +372,22 @@ export async function readMemberPrefix(
     await readExact(archive, out, start, key);
     return out;
   }
-  const chunks: Uint8Array[] = [];
-  let have = 0;
-  const inflater = new Inflate((chunk) => {
-    chunks.push(chunk);
-    have += chunk.length;
-  });
-  const step = 16 * 1024;
-  for (let offset = 0; have < want && offset < entry.compressedSize; offset += step) {
-    const chunk = new Uint8Array(Math.min(step, entry.compressedSize - offset));
-    await readExact(archive, chunk, start + offset, key);
+  // Inflate a growing prefix of the compressed data, flushing what it holds (no error for a cut
+  // stream): each step reads 4x more, so the work stays a small multiple of what is needed, and the
+  // output of one step is bounded (deflate expands at most 1032:1).
+  for (let take = Math.min(1024, entry.compressedSize); ; take = Math.min(take * 4, entry.compressedSize)) {
+    const compressed = new Uint8Array(take);
+    await readExact(archive, compressed, start, key);
+    let out: Uint8Array;
     try {
-      inflater.push(chunk, offset + chunk.length >= entry.compressedSize);
+      out = inflateRawSync(compressed, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
     } catch (error) {
       throw corrupt(archive.file, `the compressed data of ${key} is invalid`, key, error);
     }
+    if (out.length >= want || take === entry.compressedSize) {
+      return new Uint8Array(out.buffer, out.byteOffset, Math.min(want, out.length)).slice();
+    }
   }
-  const out = new Uint8Array(Math.min(want, have));
-  let p = 0;
-  for (const chunk of chunks) {
-    if (p >= out.length) break;
-    const part = chunk.subarray(0, out.length - p);
-    out.set(part, p);
-    p += part.length;
-  }
-  return out;
 }
 
 /**
@@ -423,21 +415,27 @@ export async function readMember(archive: ZipArchive, entry: ZipEntry, key: stri
     const compressed = new Uint8Array(entry.compressedSize);
     await readExact(archive, compressed, start, key);
     // One spare byte tells "more data than the directory says" apart from "exactly right".
-    const target = new Uint8Array(size + 1);
-    let produced: number;
+    let inflated: Uint8Array;
     try {
-      produced = inflateSync(compressed, { out: target }).length;
+      inflated = inflateRawSync(compressed, { maxOutputLength: size + 1 });
     } catch (error) {
-      throw corrupt(file, `the compressed data of ${key} is invalid or cut short`, key, error);
+      // Past maxOutputLength: it inflates to more than the directory says (a deflate bomb or a lie).
+      if ((error as { code?: unknown }).code !== "ERR_BUFFER_TOO_LARGE")
+        throw corrupt(file, `the compressed data of ${key} is invalid or cut short`, key, error);
+      inflated = new Uint8Array(size + 1);
     }
-    if (produced !== size) {
+    if (inflated.length !== size) {
       throw corrupt(
         file,
-        `${key} inflates to ${produced > size ? "more than" : produced} bytes but the directory says ${formatBytes(size)} (${size} bytes)`,
+        `${key} inflates to ${inflated.length > size ? `more than ${size}` : inflated.length} bytes but the directory says ${formatBytes(size)} (${size} bytes)`,
         key,
       );
     }
-    out = target.subarray(0, size);
+    // zlib's result is its own allocation; copy only if it is a view into a larger (pooled) one.
+    out =
+      inflated.byteOffset === 0 && inflated.buffer.byteLength === size
+        ? new Uint8Array(inflated.buffer, 0, size)
+        : new Uint8Array(inflated);
   }
   if (crc32(out) >>> 0 !== entry.crc >>> 0) {
     throw corrupt(file, `the CRC-32 checksum of ${key} does not match its data`, key);
@@ -458,21 +456,34 @@ export async function verifyMember(archive: ZipArchive, entry: ZipEntry, key: st
     crc = crc32(chunk, crc);
     size += chunk.length;
   };
-  const inflater = entry.method === 0 ? undefined : new Inflate(take);
   const step = 1 << 20;
-  for (let offset = 0; offset < entry.compressedSize; offset += step) {
-    const chunk = new Uint8Array(Math.min(step, entry.compressedSize - offset));
-    await readExact(archive, chunk, start + offset, key);
-    if (!inflater) {
-      take(chunk);
-      continue;
+  async function* compressed(): AsyncGenerator<Uint8Array> {
+    for (let offset = 0; offset < entry.compressedSize; offset += step) {
+      const chunk = new Uint8Array(Math.min(step, entry.compressedSize - offset));
+      await readExact(archive, chunk, start + offset, key);
+      yield chunk;
     }
+  }
+  if (entry.method === 0) {
+    for await (const chunk of compressed()) take(chunk);
+  } else {
+    const tooLong = new Error("more data than the directory says");
     try {
-      inflater.push(chunk, offset + chunk.length >= entry.compressedSize);
+      await pipeline(
+        compressed(),
+        createInflateRaw(),
+        new Writable({
+          write(chunk: Uint8Array, _encoding, done) {
+            take(chunk);
+            done(size > entry.uncompressedSize ? tooLong : null);
+          },
+        }),
+      );
     } catch (error) {
-      throw corrupt(archive.file, `the compressed data of ${key} is invalid or cut short`, key, error);
+      if (error instanceof DataError) throw error;
+      if (error !== tooLong)
+        throw corrupt(archive.file, `the compressed data of ${key} is invalid or cut short`, key, error);
     }
-    if (size > entry.uncompressedSize) break;
   }
   if (size !== entry.uncompressedSize) {
     throw corrupt(

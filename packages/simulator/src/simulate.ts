@@ -1,6 +1,9 @@
 import { rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { DataError, isDataError } from "./errors.ts";
+import { type ConfigIssue, type DescribeOrigin, type Section, sectionDefaults } from "@trainkit/config-meta";
+import { isDataError, type NdArrayOf, saveNpz } from "@trainkit/data";
+import type * as z from "zod";
+import { invalidOptions, SimulationError } from "./errors.ts";
 import {
   diffract,
   type PhysicsParameters,
@@ -9,41 +12,16 @@ import {
   simulateObject,
   simulateProbe,
 } from "./internal/simulate-physics.ts";
-import type { NdArrayOf } from "./ndarray.ts";
-import { saveNpz } from "./npz.ts";
+import {
+  DEFAULT_TEST_FRACTION,
+  SimulateOptionsSchema,
+  type SplitOptionsSchema,
+  simulationSection,
+  splitSection,
+} from "./options.ts";
 
-/** What `simulateDataset` accepts; every field is optional. */
-export interface SimulateOptions {
-  /** Probe and pattern size in pixels: an even integer from 16 to 1024. Default 64. */
-  readonly N?: number;
-  /** Number of scan positions M, an integer >= 1. Default 512. */
-  readonly positions?: number;
-  /**
-   * Fraction of the probe diameter that neighbouring positions share, in [0, 1): the raster step is
-   * `(1 - overlap) * probeDiameter` pixels. Default 0.7.
-   */
-  readonly overlap?: number;
-  /** Random offset of each position in each axis, uniform within `± jitter * step`; in [0, 1]. Default 0.1. */
-  readonly jitter?: number;
-  /** Mean total counts per diffraction pattern, > 0. Default 1e9. */
-  readonly nphotons?: number;
-  /** Seed of every random choice (object, positions, noise): a non-negative safe integer. Default 0. */
-  readonly seed?: number;
-  /** Diameter of the probe's aperture in pixels, from 2 to N. Default N / 2. */
-  readonly probeDiameter?: number;
-  /**
-   * Probe phase at the aperture edge in radians: phase = defocus * (r / (D/2))^2, a curved wavefront
-   * that spreads the far field. Default 3. (At multiples of 2π the zero-frequency pixel is dark.)
-   */
-  readonly defocus?: number;
-  /** Poisson noise on the counts. Default true; false stores the expected counts (noiseless). */
-  readonly noise?: boolean;
-  /**
-   * Smallest amplitude of the object, in [0, 1): the amplitude spans [amplitudeMin, 1]. Lower values
-   * give more absorption contrast (a stronger amplitude signal in the diffraction). Default 0.5.
-   */
-  readonly amplitudeMin?: number;
-}
+/** What `simulateDataset` accepts; every field is optional (see `SimulateOptionsSchema`). */
+export type SimulateOptions = z.input<typeof SimulateOptionsSchema>;
 
 /** Every option resolved, plus the raster step they imply. */
 export interface SimulationParameters extends PhysicsParameters {
@@ -52,19 +30,16 @@ export interface SimulationParameters extends PhysicsParameters {
   readonly step: number;
 }
 
-/** Defaults of `SimulateOptions` (`probeDiameter` defaults to `N / 2`). */
-export const SIMULATION_DEFAULTS = {
-  N: 64,
-  positions: 512,
-  overlap: 0.7,
-  jitter: 0.1,
-  nphotons: 1e9,
-  seed: 0,
-  defocus: 3,
-  noise: true,
-  amplitudeMin: 0.5,
-  testFraction: 0.25,
-} as const;
+/** Defaults of `SimulateOptions` (`probeDiameter` defaults to `N / 2`), from the schema. */
+export const SIMULATION_DEFAULTS: Readonly<
+  Omit<Required<z.output<typeof SimulateOptionsSchema>>, "probeDiameter"> & { readonly testFraction: number }
+> = Object.freeze({
+  ...(sectionDefaults(SimulateOptionsSchema) as Omit<
+    Required<z.output<typeof SimulateOptionsSchema>>,
+    "probeDiameter"
+  >),
+  testFraction: DEFAULT_TEST_FRACTION,
+});
 
 /** The arrays of a simulated dataset, under their contract keys. */
 export type SimulatedArrays = {
@@ -119,236 +94,90 @@ export interface SimulatedDataset {
   readonly metadata: SimulationMetadata;
 }
 
-/** How a split is sized: one of the two, default `testFraction: 0.25`. */
-export interface SplitOptions {
-  /** Share of the positions in the test set, in (0, 1), rounded to the nearest count. */
-  readonly testFraction?: number;
-  /** Exact number of test positions, from 1 to M - 1. */
-  readonly testCount?: number;
-}
+/** How a split is sized: one of the two, default `testFraction: 0.25` (see `SplitOptionsSchema`). */
+export type SplitOptions = z.input<typeof SplitOptionsSchema>;
 
-/**
- * Names where an option's value came from in messages (e.g. `--n on the command line`); without it
- * messages name `options.<name>`.
- */
-export type OptionOrigin = (name: string) => string;
-
-const OPTION_NAMES = [
-  "N",
-  "positions",
-  "overlap",
-  "jitter",
-  "nphotons",
-  "seed",
-  "probeDiameter",
-  "defocus",
-  "noise",
-  "amplitudeMin",
-] as const satisfies readonly (keyof SimulateOptions)[];
-
-/** The most pixels (M * N * N, and H * W) a simulation may allocate: 2^26, about 800 MB of arrays. */
-export const MAX_SIMULATION_PIXELS = 2 ** 26;
-
-function show(value: unknown): string {
-  if (typeof value === "number") return String(value);
-  if (typeof value === "string") return JSON.stringify(value);
-  if (value === null) return "null";
-  return typeof value;
-}
-
-/** `name: problem, got value (from origin); hint.` */
-function invalid(
+/** One problem with one option, for `invalidOptions`. */
+function issue(
   name: string,
-  problem: string,
+  message: string,
   value: unknown,
-  origin: OptionOrigin | undefined,
+  origin?: DescribeOrigin,
   hint?: string,
-): DataError {
-  const where = origin === undefined ? `options.${name}` : name;
-  const from = origin === undefined ? "" : ` (from ${origin(name)})`;
-  const message = `${where}: ${problem}, got ${show(value)}${from}${hint === undefined ? "" : `; ${hint}`}.`;
-  return new DataError("INVALID_OPTIONS", message, { key: name });
+): ConfigIssue {
+  const from = origin?.(name);
+  return {
+    code: "INVALID_VALUE",
+    path: `options.${name}`,
+    message,
+    hasValue: true,
+    value,
+    ...(from === undefined ? {} : { origin: from }),
+    ...(hint === undefined ? {} : { hint }),
+  };
 }
 
-type NumberRule = (value: number) => boolean;
-
-function numberOption(
-  options: Readonly<Record<string, unknown>>,
-  name: string,
-  fallback: number,
-  problem: string,
-  valid: NumberRule,
-  origin: OptionOrigin | undefined,
-): number {
-  const value = options[name];
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || !valid(value)) {
-    throw invalid(name, problem, value, origin);
-  }
-  return value;
-}
-
-function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+/** Parses options with a section; its issues become one `INVALID_OPTIONS` naming every problem. */
+function parseOptions<S extends z.ZodObject>(
+  section: Section<S>,
+  input: unknown,
+  what: string,
+  origin: DescribeOrigin | undefined,
+): z.output<S> {
+  const result = section.safeParse(input, origin === undefined ? {} : { describeOrigin: origin });
+  if (result.success) return result.data;
+  const names = Object.keys(section.schema.shape);
+  throw invalidOptions(
+    result.error.issues.map((found) =>
+      found.code === "UNKNOWN_KEY"
+        ? {
+            ...found,
+            message: `is not ${what}`,
+            hint: found.hint?.startsWith("Did you mean")
+              ? found.hint
+              : `The options are ${names.join(", ")}.`,
+          }
+        : found,
+    ),
+  );
 }
 
 /**
  * Fills in defaults and validates every option (INVALID_OPTIONS naming the option, the allowed
- * range and the value). Unknown option names are refused.
+ * range, the value, and where it came from when `origin` says). Unknown option names are refused.
  */
 export function resolveSimulationParameters(
   options: SimulateOptions = {},
-  origin?: OptionOrigin,
+  origin?: DescribeOrigin,
 ): SimulationParameters {
-  if (!isRecord(options)) {
-    throw new DataError(
-      "INVALID_OPTIONS",
-      `options: must be an object of simulation options, got ${show(options)}.`,
-    );
-  }
-  for (const name of Object.keys(options)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(name)) {
-      const near = OPTION_NAMES.find(
-        (known) => known.toLowerCase() === name.toLowerCase().replace(/[_-]/g, ""),
-      );
-      const hint = near === undefined ? "" : ` Did you mean ${near}?`;
-      throw new DataError(
-        "INVALID_OPTIONS",
-        `options.${name}: is not a simulation option; the options are ${OPTION_NAMES.join(", ")}.${hint}`,
-        { key: name },
-      );
-    }
-  }
-  const D = SIMULATION_DEFAULTS;
-  const N = numberOption(
-    options,
-    "N",
-    D.N,
-    "must be an even integer from 16 to 1024",
-    (v) => Number.isInteger(v) && v % 2 === 0 && v >= 16 && v <= 1024,
-    origin,
-  );
-  const positions = numberOption(
-    options,
-    "positions",
-    D.positions,
-    "must be a positive integer",
-    (v) => Number.isInteger(v) && v >= 1,
-    origin,
-  );
-  const overlap = numberOption(
-    options,
-    "overlap",
-    D.overlap,
-    "must be a fraction in [0, 1) (0 = neighbouring probes just touch)",
-    (v) => v >= 0 && v < 1,
-    origin,
-  );
-  const jitter = numberOption(
-    options,
-    "jitter",
-    D.jitter,
-    "must be a fraction of the step in [0, 1]",
-    (v) => v >= 0 && v <= 1,
-    origin,
-  );
-  const nphotons = numberOption(
-    options,
-    "nphotons",
-    D.nphotons,
-    "must be a positive finite number",
-    (v) => v > 0,
-    origin,
-  );
-  const seed = numberOption(
-    options,
-    "seed",
-    D.seed,
-    "must be an integer from 0 to 2^53 - 1",
-    (v) => Number.isSafeInteger(v) && v >= 0,
-    origin,
-  );
-  const probeDiameter = numberOption(
-    options,
-    "probeDiameter",
-    N / 2,
-    `must be a number of pixels from 2 to N (${N})`,
-    (v) => v >= 2 && v <= N,
-    origin,
-  );
-  const defocus = numberOption(options, "defocus", D.defocus, "must be a finite number", () => true, origin);
-  const amplitudeMin = numberOption(
-    options,
-    "amplitudeMin",
-    D.amplitudeMin,
-    "must be a number in [0, 1)",
-    (v) => v >= 0 && v < 1,
-    origin,
-  );
-  const noise = options.noise ?? D.noise;
-  if (typeof noise !== "boolean") throw invalid("noise", "must be true or false", noise, origin);
-  const step = (1 - overlap) * probeDiameter;
-  if (positions * N * N > MAX_SIMULATION_PIXELS) {
-    throw invalid(
-      "positions",
-      `must keep positions x N x N at most ${MAX_SIMULATION_PIXELS} pixels (here ${positions} x ${N} x ${N} = ${positions * N * N})`,
-      positions,
-      origin,
-      "use fewer positions or a smaller N",
-    );
-  }
-  const layout = scanLayout({ N, positions, step, jitter });
-  if (layout.height * layout.width > MAX_SIMULATION_PIXELS) {
-    throw invalid(
-      "positions",
-      `must keep the object at most ${MAX_SIMULATION_PIXELS} pixels (here ${layout.height} x ${layout.width})`,
-      positions,
-      origin,
-      "use fewer positions or more overlap",
-    );
-  }
-  return { N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise, amplitudeMin, step };
+  const o = parseOptions(simulationSection, options, "a simulation option", origin);
+  const probeDiameter = o.probeDiameter ?? o.N / 2;
+  return { ...o, probeDiameter, step: (1 - o.overlap) * probeDiameter };
 }
 
 /**
  * The number of test positions of a split of M positions (INVALID_OPTIONS when the options are out
  * of range, or leave either side empty).
  */
-export function resolveTestCount(positions: number, split: SplitOptions = {}, origin?: OptionOrigin): number {
-  const { testFraction, testCount } = split;
-  if (testFraction !== undefined && testCount !== undefined) {
-    throw invalid(
-      "testCount",
-      "cannot be given together with testFraction; give one of them",
-      testCount,
-      origin,
-    );
-  }
-  let count: number;
-  let name: string;
-  if (testCount !== undefined) {
-    if (typeof testCount !== "number" || !Number.isInteger(testCount)) {
-      throw invalid("testCount", "must be an integer", testCount, origin);
-    }
-    count = testCount;
-    name = "testCount";
-  } else {
-    const fraction = testFraction ?? SIMULATION_DEFAULTS.testFraction;
-    if (typeof fraction !== "number" || !Number.isFinite(fraction) || fraction <= 0 || fraction >= 1) {
-      throw invalid("testFraction", "must be a fraction in (0, 1)", fraction, origin);
-    }
-    count = Math.round(positions * fraction);
-    name = "testFraction";
-  }
+export function resolveTestCount(
+  positions: number,
+  split: SplitOptions = {},
+  origin?: DescribeOrigin,
+): number {
+  const { testFraction, testCount } = parseOptions(splitSection, split, "a split option", origin);
+  const name = testCount === undefined ? "testFraction" : "testCount";
+  const value = testCount ?? testFraction ?? DEFAULT_TEST_FRACTION;
+  const count = testCount ?? Math.round(positions * value);
   if (count < 1 || count > positions - 1) {
-    const value = name === "testCount" ? testCount : (testFraction ?? SIMULATION_DEFAULTS.testFraction);
-    throw invalid(
-      name,
-      `must leave at least one of the ${positions} positions in each of train and test (it gives ${count} test positions)`,
-      value,
-      origin,
-      "use more positions or another split",
-    );
+    throw invalidOptions([
+      issue(
+        name,
+        `must leave at least one of the ${positions} positions in each of train and test (it gives ${count} test positions)`,
+        value,
+        origin,
+        "Use more positions or another split.",
+      ),
+    ]);
   }
   return count;
 }
@@ -484,9 +313,13 @@ export interface WrittenSimulationFile {
 function pathOption(options: Readonly<Record<string, unknown>>, name: string): string {
   const value = options[name];
   if (typeof value !== "string" || value === "") {
-    throw invalid(name, "must be a non-empty file path", value, undefined);
+    throw invalidOptions([issue(name, "must be a non-empty file path", value)]);
   }
   return value;
+}
+
+function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 let temporaryCounter = 0;
@@ -509,7 +342,7 @@ async function writeAll(
       } catch (error) {
         if (!isDataError(error, "WRITE_FAILED")) throw error;
         const reason = (error.cause as NodeJS.ErrnoException | undefined)?.code ?? "I/O error";
-        throw new DataError(
+        throw new SimulationError(
           "WRITE_FAILED",
           `${path}: could not write the file (${reason}); check that the folder ${dirname(path)} exists and is writable. Nothing was written.`,
           { file: path, cause: error.cause },
@@ -545,39 +378,54 @@ export async function writeSimulatedDataset(
   options: WriteSimulatedDatasetOptions,
 ): Promise<readonly WrittenSimulationFile[]> {
   if (!isRecord(options)) {
-    throw new DataError("INVALID_OPTIONS", `options: must be an object with out or trainOut and testOut.`);
+    throw invalidOptions([
+      {
+        code: "NOT_AN_OBJECT",
+        path: "options",
+        message: "must be an object with out or trainOut and testOut",
+        hasValue: true,
+        value: options,
+      },
+    ]);
   }
   const { out, trainOut, testOut, testFraction, testCount, compress, ...simulation } = options as Readonly<
     Record<string, unknown>
   >;
   if (compress !== undefined && typeof compress !== "boolean") {
-    throw invalid("compress", "must be true or false", compress, undefined);
+    throw invalidOptions([issue("compress", "must be true or false", compress)]);
   }
   const parameters = resolveSimulationParameters(simulation as SimulateOptions);
   if (out !== undefined) {
     for (const [name, value] of Object.entries({ trainOut, testOut, testFraction, testCount })) {
       if (value !== undefined) {
-        throw invalid(
-          name,
-          "cannot be given with out (one file holds every position); drop one",
-          value,
-          undefined,
-        );
+        throw invalidOptions([
+          issue(
+            name,
+            "cannot be given with out (one file holds every position)",
+            value,
+            undefined,
+            "Drop one.",
+          ),
+        ]);
       }
     }
     const path = pathOption(options, "out");
     return writeAll([{ path, dataset: simulateDataset(simulation as SimulateOptions) }], compress === true);
   }
   if (trainOut === undefined && testOut === undefined) {
-    throw new DataError(
-      "INVALID_OPTIONS",
-      "options: give out (one file) or trainOut and testOut (a train/test split), got neither.",
-    );
+    throw invalidOptions([
+      {
+        code: "MISSING_VALUE",
+        path: "options",
+        message: "give out (one file) or trainOut and testOut (a train/test split), got neither",
+        hasValue: false,
+      },
+    ]);
   }
   const trainPath = pathOption(options, "trainOut");
   const testPath = pathOption(options, "testOut");
   if (resolve(trainPath) === resolve(testPath)) {
-    throw invalid("testOut", "must differ from trainOut", testPath, undefined);
+    throw invalidOptions([issue("testOut", "must differ from trainOut", testPath)]);
   }
   const split = {
     ...(testFraction === undefined ? {} : { testFraction: testFraction as number }),

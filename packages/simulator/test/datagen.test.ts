@@ -2,14 +2,16 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { listFields } from "@trainkit/config-meta";
+import { checkDataContract, loadNpz, readMetadata, readNphotons } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
-import { main } from "../src/datagen-cli.ts";
-import { checkDataContract, loadNpz, readMetadata, readNphotons } from "../src/index.ts";
+import { main, USAGE } from "../src/datagen-cli.ts";
+import { DatagenOptionsSchema } from "../src/index.ts";
 import { messageOf, tempDir } from "./helpers.ts";
 
 const tmp = tempDir();
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-const BIN = join(ROOT, "packages", "data", "src", "bin", "datagen.ts");
+const BIN = join(ROOT, "packages", "simulator", "src", "bin", "datagen.ts");
 let counter = 0;
 
 function freshPath(): string {
@@ -40,26 +42,45 @@ describe("main", () => {
       or one FILE with every position.
 
       Options:
-        --out DIR             folder for train.npz and test.npz (created if missing)
-        --single FILE         write one file with every position instead
-        --n N                 probe and pattern size, an even integer from 16 to 1024 (default 64)
-        --positions M         number of scan positions (default 512)
-        --overlap F           fraction of the probe diameter neighbours share, in [0, 1) (default 0.7)
-        --jitter F            random offset of each position, a fraction of the step in [0, 1] (default 0.1)
-        --nphotons X          mean total counts per pattern (default 1e9)
-        --seed S              random seed, an integer >= 0 (default 0)
-        --test-fraction F     share of the positions in test.npz, in (0, 1) (default 0.25)
-        --probe-diameter PX   probe aperture diameter in pixels, from 2 to N (default N/2)
-        --defocus RAD         probe phase at the aperture edge in radians (default 3)
-        --amplitude-min A     smallest object amplitude, in [0, 1); it spans [A, 1] (default 0.5)
-        --noiseless           no Poisson noise: store the expected counts
-        --compress            deflate the arrays, like numpy.savez_compressed
-        -h, --help            show this help
+        --out DIR                folder for train.npz and test.npz (created if missing)
+        --single FILE            write one file with every position instead
+        --n N                    probe and pattern size, an even integer from 16 to 1024 (default 64)
+        --positions M            number of scan positions (default 512)
+        --overlap F              fraction of the probe diameter neighbours share, in [0, 1) (default 0.7)
+        --jitter F               random offset of each position, a fraction of the step in [0, 1] (default 0.1)
+        --nphotons X             mean total counts per pattern (default 1e9)
+        --seed S                 random seed, an integer >= 0 (default 0)
+        --test-fraction F        share of the positions in test.npz, in (0, 1) (default 0.25)
+        --probe-diameter PX      probe aperture diameter in pixels, from 2 to N (default N/2)
+        --defocus RAD            probe phase at the aperture edge in radians (default 3)
+        --amplitude-min A        smallest object amplitude, in [0, 1); it spans [A, 1] (default 0.5)
+        --no-noise, --noiseless  Poisson noise on the counts, or the expected counts when off (default on)
+        --compress               deflate the arrays, like numpy.savez_compressed (default off)
+        -h, --help               show this help
 
       Exit codes: 0 written, 1 could not write, 2 bad input (nothing is written).
       "
     `);
     expect((await run("-h")).stdout).toBe(stdout);
+  });
+
+  it("takes its flags, help lines and defaults from the fields of DatagenOptionsSchema", async () => {
+    const fields = listFields(DatagenOptionsSchema);
+    expect(fields.map((f) => f.key)).toEqual(
+      expect.arrayContaining(["out", "single", "N", "noise", "compress"]),
+    );
+    for (const field of fields) {
+      const line = USAGE.split("\n").find((l) => l.includes(field.meta.description));
+      expect(line, field.key).toBeDefined();
+      expect(line, field.key).toContain(
+        field.kind === "boolean" && field.defaultValue === true ? `--no-${field.flag}` : `--${field.flag}`,
+      );
+    }
+    // A flag for every number field: each one reaches its field (an infinite value names it).
+    for (const field of fields.filter((f) => f.kind === "number")) {
+      const { stderr } = await run("--out", join(tmp, `flag-${field.key}`), `--${field.flag}`, "1e999");
+      expect(stderr, field.key).toContain(`${field.key}: must be`);
+    }
   });
 
   it("writes DIR/train.npz and DIR/test.npz, creating DIR, and prints one line per file", async () => {
@@ -95,12 +116,12 @@ describe("main", () => {
     }
   });
 
-  it("passes every option through: --test-fraction, --overlap, --jitter, --probe-diameter, --defocus, --amplitude-min, --noiseless", async () => {
+  it("passes every option through: --test-fraction, --overlap, --jitter, --probe-diameter, --defocus, --amplitude-min, --no-noise", async () => {
     const dir = freshPath();
     const { code } = await run(
       ...["--out", dir, "--n", "16", "--positions", "10", "--test-fraction", "0.5", "--overlap", "0.5"],
       ...["--jitter", "0", "--probe-diameter", "10", "--defocus", "1.5", "--amplitude-min", "0.25"],
-      ...["--noiseless", "--compress"],
+      ...["--no-noise", "--compress"],
     );
     expect(code).toBe(0);
     const npz = await loadNpz(join(dir, "test.npz"));
@@ -122,7 +143,7 @@ describe("main", () => {
 
   it("writes one file with every position for --single", async () => {
     const file = join(freshPath(), "all.npz");
-    const result = await run("--single", file, "--n", "16", "--positions", "5");
+    const result = await run("--single", file, "--N", "16", "--positions", "5");
     expect(result).toMatchInlineSnapshot(`
       {
         "code": 0,
@@ -146,6 +167,10 @@ describe("main", () => {
     const dir = freshPath();
     const cases = [
       ["--out", dir, "--bogus"],
+      ["--out", dir, "--nphotns", "5"],
+      ["--out", dir, "positions", "12"],
+      ["--out", dir, "--noiseless", "--noise"],
+      ["--out", dir, "--n", "16", "--N", "32"],
       ["--out", dir, "--n"],
       ["--out", dir, "stray"],
       ["--out", dir, "--n", "abc"],
@@ -177,27 +202,44 @@ describe("main", () => {
     }
     expect(lines).toMatchInlineSnapshot(`
       [
-        "trainkit-datagen: Unknown option '--bogus'. Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: Option '--n <value>' argument missing. Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: Unexpected argument 'stray'. This command does not take positional arguments. Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: --n: expected a number, got "abc". Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: --n: expected a number, got "0x10". Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: --nphotons: expected a number, got "". Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: N: must be an even integer from 16 to 1024, got 15 (from --n on the command line).",
-        "trainkit-datagen: probeDiameter: must be a number of pixels from 2 to N (16), got 20 (from --probe-diameter on the command line).",
-        "trainkit-datagen: overlap: must be a fraction in [0, 1) (0 = neighbouring probes just touch), got 1 (from --overlap on the command line).",
-        "trainkit-datagen: Option '--nphotons' argument is ambiguous. Did you forget to specify the option argument for '--nphotons'? To specify an option argument starting with a dash use '--nphotons=-XYZ'. Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: nphotons: must be a positive finite number, got -5 (from --nphotons on the command line).",
-        "trainkit-datagen: seed: must be an integer from 0 to 2^53 - 1, got 1.5 (from --seed on the command line).",
-        "trainkit-datagen: testFraction: must leave at least one of the 4 positions in each of train and test (it gives 0 test positions), got 0.1 (from --test-fraction on the command line); use more positions or another split.",
-        "trainkit-datagen: testFraction: must be a fraction in (0, 1), got 1 (from --test-fraction on the command line).",
+        "trainkit-datagen: unknown option --bogus. Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: unknown option --nphotns. Did you mean --nphotons? Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: unexpected argument "positions"; trainkit-datagen takes only options. Did you mean --positions 12? Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: --noiseless and --noise both set noise; give one of them. Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: --n and --N both set N; give one of them. Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: --n needs a value (N). Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: unexpected argument "stray"; trainkit-datagen takes only options. Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: N: must be a finite number, got "abc" (from "--n abc" on the command line).",
+        "trainkit-datagen: N: must be a finite number, got "0x10" (from "--n 0x10" on the command line).",
+        "trainkit-datagen: nphotons: must be a finite number, got "" (from "--nphotons ''" on the command line).",
+        "trainkit-datagen: N: must be an even integer from 16 to 1024, got 15 (from "--n 15" on the command line).",
+        "trainkit-datagen: probeDiameter: must be a number of pixels from 2 to N (16), got 20 (from "--probe-diameter 20" on the command line).",
+        "trainkit-datagen: overlap: must be a fraction in [0, 1) (0 = neighbouring probes just touch), got 1 (from "--overlap 1" on the command line).",
+        "trainkit-datagen: nphotons: must be a positive finite number, got -5 (from "--nphotons -5" on the command line).",
+        "trainkit-datagen: nphotons: must be a positive finite number, got -5 (from "--nphotons=-5" on the command line).",
+        "trainkit-datagen: seed: must be an integer from 0 to 2^53 - 1, got 1.5 (from "--seed 1.5" on the command line).",
+        "trainkit-datagen: testFraction: must leave at least one of the 4 positions in each of train and test (it gives 0 test positions), got 0.1 (from "--test-fraction 0.1" on the command line). Use more positions or another split.",
+        "trainkit-datagen: testFraction: must be a fraction in (0, 1), got 1 (from "--test-fraction 1" on the command line).",
         "trainkit-datagen: --n is given more than once; give it once. Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: Option '--noiseless' does not take an argument. Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: --noiseless takes no value. Run trainkit-datagen --help for usage.",
         "trainkit-datagen: give --out DIR (writes DIR/train.npz and DIR/test.npz) or --single FILE. Run trainkit-datagen --help for usage.",
         "trainkit-datagen: give either --out DIR or --single FILE, not both. Run trainkit-datagen --help for usage.",
         "trainkit-datagen: --test-fraction splits --out DIR into train and test; --single writes one file without a split. Run trainkit-datagen --help for usage.",
-        "trainkit-datagen: --out: needs a non-empty path. Run trainkit-datagen --help for usage.",
+        "trainkit-datagen: out: must be a non-empty path, got "" (from "--out ''" on the command line).",
       ]
+    `);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("reports every bad value at once, one line each, and writes nothing", async () => {
+    const dir = freshPath();
+    const { code, stdout, stderr } = await run("--out", dir, "--n", "15", "--overlap", "2", "--seed=-1");
+    expect([code, stdout]).toEqual([2, ""]);
+    expect(stderr).toMatchInlineSnapshot(`
+      "trainkit-datagen: N: must be an even integer from 16 to 1024, got 15 (from "--n 15" on the command line).
+      trainkit-datagen: overlap: must be a fraction in [0, 1) (0 = neighbouring probes just touch), got 2 (from "--overlap 2" on the command line).
+      trainkit-datagen: seed: must be an integer from 0 to 2^53 - 1, got -1 (from "--seed=-1" on the command line).
+      "
     `);
     expect(existsSync(dir)).toBe(false);
   });
@@ -209,7 +251,7 @@ describe("main", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^trainkit-datagen: [^\n]*\n$/);
     expect(result.stderr).toMatchInlineSnapshot(`
-      "trainkit-datagen: <tmp>/run-6: cannot create the output folder: <tmp>/run-6 is a file, not a directory. Choose another --single path; nothing was written.
+      "trainkit-datagen: <tmp>/run-7: cannot create the output folder: <tmp>/run-7 is a file, not a directory. Choose another --single path; nothing was written.
       "
     `);
     expect(readdirSync(tmp).filter((name) => name.includes("partial"))).toEqual([]);
@@ -245,7 +287,7 @@ describe("trainkit-datagen (the bin)", () => {
     expect(bad.status).toBe(2);
     expect(bad.stdout).toBe("");
     expect(bad.stderr).toMatchInlineSnapshot(`
-      "trainkit-datagen: --positions: expected a number, got "many". Run trainkit-datagen --help for usage.
+      "trainkit-datagen: positions: must be a finite number, got "many" (from "--positions many" on the command line).
       "
     `);
   });

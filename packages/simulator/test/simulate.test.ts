@@ -1,13 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkDataContract, loadNpz, type NdArray, readNphotons, readNpzHeaders } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
 import {
-  checkDataContract,
-  isDataError,
-  loadNpz,
-  type NdArray,
-  readNphotons,
-  readNpzHeaders,
+  isSimulationError,
   resolveSimulationParameters,
   type SimulatedDataset,
   type SimulateOptions,
@@ -251,6 +247,7 @@ describe("resolveSimulationParameters", () => {
       { amplitudeMin: -0.1 },
       { nPhotons: 1e6 },
       { probe_diameter: 8 },
+      { colour: "red" },
       { N: 16, positions: 262144, overlap: 0, probeDiameter: 16, jitter: 1 },
       { N: 256, positions: 2000 },
       { N: 16, positions: 1e6, overlap: 0 },
@@ -282,22 +279,27 @@ describe("resolveSimulationParameters", () => {
         "options.noise: must be true or false, got "yes".",
         "options.amplitudeMin: must be a number in [0, 1), got 1.",
         "options.amplitudeMin: must be a number in [0, 1), got -0.1.",
-        "options.nPhotons: is not a simulation option; the options are N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise, amplitudeMin. Did you mean nphotons?",
-        "options.probe_diameter: is not a simulation option; the options are N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise, amplitudeMin. Did you mean probeDiameter?",
-        "options.positions: must keep the object at most 67108864 pixels (here 8228 x 8228), got 262144; use fewer positions or more overlap.",
-        "options.positions: must keep positions x N x N at most 67108864 pixels (here 2000 x 256 x 256 = 131072000), got 2000; use fewer positions or a smaller N.",
-        "options.positions: must keep positions x N x N at most 67108864 pixels (here 1000000 x 16 x 16 = 256000000), got 1000000; use fewer positions or a smaller N.",
-        "options: must be an object of simulation options, got null.",
+        "options.nPhotons: is not a simulation option, got 1000000. Did you mean "nphotons"?",
+        "options.probe_diameter: is not a simulation option, got 8. Did you mean "probeDiameter"?",
+        "options.colour: is not a simulation option, got "red". The options are N, positions, overlap, jitter, nphotons, seed, probeDiameter, defocus, noise, amplitudeMin.",
+        "options.positions: must keep the object at most 67108864 pixels (here 8228 x 8228), got 262144. Use fewer positions or more overlap.",
+        "options.positions: must keep positions x N x N at most 67108864 pixels (here 2000 x 256 x 256 = 131072000), got 2000. Use fewer positions or a smaller N.",
+        "options.positions: must keep positions x N x N at most 67108864 pixels (here 1000000 x 16 x 16 = 256000000), got 1000000. Use fewer positions or a smaller N.",
+        "options: must be a mapping of setting names to values, got null.",
       ]
     `);
   });
 
   it("names where a value came from when given an origin", () => {
-    const error = caughtSync(() => resolveSimulationParameters({ N: 15 }, () => "--n on the command line"));
-    expect(messageOf(error)).toMatchInlineSnapshot(
-      `"N: must be an even integer from 16 to 1024, got 15 (from --n on the command line)."`,
+    const error = caughtSync(() =>
+      resolveSimulationParameters({ N: 15 }, (field) =>
+        field === "N" ? { kind: "cli", token: "--n 15" } : undefined,
+      ),
     );
-    expect(isDataError(error, "INVALID_OPTIONS") && error.key).toBe("N");
+    expect(messageOf(error)).toMatchInlineSnapshot(
+      `"options.N: must be an even integer from 16 to 1024, got 15 (from "--n 15" on the command line)."`,
+    );
+    expect(isSimulationError(error, "INVALID_OPTIONS") && error.key).toBe("N");
   });
 });
 
@@ -612,12 +614,12 @@ describe("splitSimulatedDataset", () => {
     });
     expect(messages).toMatchInlineSnapshot(`
       [
-        "options.testFraction: must leave at least one of the 4 positions in each of train and test (it gives 0 test positions), got 0.1; use more positions or another split.",
+        "options.testFraction: must leave at least one of the 4 positions in each of train and test (it gives 0 test positions), got 0.1. Use more positions or another split.",
         "options.testFraction: must be a fraction in (0, 1), got 0.",
         "options.testFraction: must be a fraction in (0, 1), got 1.",
-        "options.testCount: must leave at least one of the 4 positions in each of train and test (it gives 4 test positions), got 4; use more positions or another split.",
+        "options.testCount: must leave at least one of the 4 positions in each of train and test (it gives 4 test positions), got 4. Use more positions or another split.",
         "options.testCount: must be an integer, got 0.5.",
-        "options.testCount: cannot be given together with testFraction; give one of them, got 2.",
+        "options.testCount: cannot be given together with testFraction, got 2. Give one of them.",
       ]
     `);
   });
@@ -719,10 +721,10 @@ describe("writeSimulatedDataset", () => {
     expect(messages).toMatchInlineSnapshot(`
       [
         "options.N: must be an even integer from 16 to 1024, got 15.",
-        "options.testFraction: must leave at least one of the 3 positions in each of train and test (it gives 0 test positions), got 0.1; use more positions or another split.",
+        "options.testFraction: must leave at least one of the 3 positions in each of train and test (it gives 0 test positions), got 0.1. Use more positions or another split.",
         "options.testOut: must differ from trainOut, got "<tmp>/case-3/train.npz".",
         "options.testOut: must be a non-empty file path, got undefined.",
-        "options.testFraction: cannot be given with out (one file holds every position); drop one, got 0.5.",
+        "options.testFraction: cannot be given with out (one file holds every position), got 0.5. Drop one.",
         "options.out: must be a non-empty file path, got "".",
         "options: give out (one file) or trainOut and testOut (a train/test split), got neither.",
       ]
