@@ -3,11 +3,9 @@
 // integrity (CRC-32 of each member read, size and SHA-256 of the weights) and that its weights
 // decode, are finite and have the names and shapes of the model its payload describes. A problem is a `DataError` (exit code 2, nothing written).
 import { assertDataValues, DataError, type DataModelType, readModelBundle } from "@trainkit/data";
+import { WEIGHTS_MEMBER } from "./bundle.ts";
 import { modelVariableShapes, SHAPE_FIELDS, type ShapeConfig } from "./shapes.ts";
 import { decodeState } from "./state.ts";
-
-/** The weight file the engine writes and reads inside a bundle. */
-export const WEIGHTS_MEMBER = "weights/weights.bin";
 
 interface PreflightPayload {
   readonly kind: "training" | "inference";
