@@ -22,43 +22,10 @@ export async function finishTraining(
 ): Promise<EngineResult> {
   const { runDir } = context;
   const { execution } = context.payload.config;
-  const { split, train: trainData, test: testData, trainGroups, testGroups } = data;
+  const { split, testGroups } = data;
   const { model, optimizer, monitor, checkpoints, dataIntensity } = parts;
-  const { history, startEpoch, interrupted, diverged, stoppedEarly } = outcome;
-  const details = {
-    ...compute.details,
-    engineVersion: ENGINE_VERSION,
-    parameters: model.parameterCount(true),
-    groups: trainGroups.grouping.nGroups,
-    channels: trainGroups.grouping.C,
-    trainPositions: trainData.M,
-    validation: split
-      ? {
-          source: "fold",
-          ...split.summary,
-          positions: testData!.M,
-          groups: testGroups!.grouping.nGroups,
-          file: FOLDS_FILE,
-        }
-      : testData && testGroups
-        ? {
-            source: "testDataFile",
-            file: testData.file,
-            positions: testData.M,
-            groups: testGroups.grouping.nGroups,
-          }
-        : null,
-    // Epochs of the whole run, the resumed ones included; `epochsThisRun` counts this process's.
-    epochsRun: startEpoch + history.length,
-    epochsThisRun: history.length,
-    steps: outcome.steps,
-    monitor: monitor.name,
-    ...(monitor.warning ? { monitorWarning: monitor.warning } : {}),
-    ...(stoppedEarly ? { earlyStopping: stoppedEarly } : {}),
-    trainingSamplesPerSecond: outcome.samples / Math.max(outcome.seconds, 1e-9),
-    lastMetrics: history.at(-1) ?? null,
-    bestCheckpoint: checkpoints.bestPath,
-  };
+  const { history, interrupted, diverged } = outcome;
+  const details = runDetails(compute, data, parts, outcome);
   const resolved = [
     {
       path: "execution.checkpointMonitor",
@@ -114,5 +81,46 @@ export async function finishTraining(
       ...(execution.logger !== "none" ? { metrics: "lightning_logs/" } : {}),
       ...(execution.enableCheckpointing ? { checkpoints: "checkpoints/" } : {}),
     },
+  };
+}
+
+/** The run's facts for the manifest (and the bundle): compute, model size, data, epochs, speed. */
+function runDetails(compute: ComputeStart, data: TrainingData, parts: TrainingParts, outcome: LoopOutcome) {
+  const { split, train: trainData, test: testData, trainGroups, testGroups } = data;
+  const { model, monitor, checkpoints } = parts;
+  const { history, startEpoch, stoppedEarly } = outcome;
+  return {
+    ...compute.details,
+    engineVersion: ENGINE_VERSION,
+    parameters: model.parameterCount(true),
+    groups: trainGroups.grouping.nGroups,
+    channels: trainGroups.grouping.C,
+    trainPositions: trainData.M,
+    validation: split
+      ? {
+          source: "fold",
+          ...split.summary,
+          positions: testData!.M,
+          groups: testGroups!.grouping.nGroups,
+          file: FOLDS_FILE,
+        }
+      : testData && testGroups
+        ? {
+            source: "testDataFile",
+            file: testData.file,
+            positions: testData.M,
+            groups: testGroups.grouping.nGroups,
+          }
+        : null,
+    // Epochs of the whole run, the resumed ones included; `epochsThisRun` counts this process's.
+    epochsRun: startEpoch + history.length,
+    epochsThisRun: history.length,
+    steps: outcome.steps,
+    monitor: monitor.name,
+    ...(monitor.warning ? { monitorWarning: monitor.warning } : {}),
+    ...(stoppedEarly ? { earlyStopping: stoppedEarly } : {}),
+    trainingSamplesPerSecond: outcome.samples / Math.max(outcome.seconds, 1e-9),
+    lastMetrics: history.at(-1) ?? null,
+    bestCheckpoint: checkpoints.bestPath,
   };
 }
