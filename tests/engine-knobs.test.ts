@@ -29,6 +29,7 @@ async function trainWith(
   payload: TrainingPayload;
   runDir: string;
   stderr: string;
+  warnings: string[];
   result: Awaited<ReturnType<typeof train>>;
 }> {
   const runDir = join(dir, `run-${runs++}`);
@@ -43,15 +44,16 @@ async function trainWith(
     environment: CPU_PIPE,
   });
   let stderr = "";
+  const warnings: string[] = [];
   const result = await train({
     payload,
     runDir,
     resume: false,
     signal: new AbortController().signal,
-    io: { stdout: () => {}, stderr: (t) => (stderr += t) },
+    io: { stdout: () => {}, stderr: (t) => (stderr += t), warn: (m) => warnings.push(m) },
   });
   expect(result.status, result.message).toBe("succeeded");
-  return { payload, runDir, stderr, result };
+  return { payload, runDir, stderr, warnings, result };
 }
 
 const weights = async (runDir: string) =>
@@ -150,7 +152,12 @@ describe("the embedded engine's knobs", () => {
     expect(metricsCsv(withTest.runDir)[0]).toHaveProperty("val_loss");
     const without = await trainWith({ checkpointMonitor: "val_loss" });
     expect(without.result.details).toMatchObject({ monitor: "train_loss" });
-    expect(without.stderr).toContain('checkpointMonitor "val_loss" needs validation data');
+    // The warning goes through the run's IO (`warn`, without a program name), not to stderr.
+    expect(without.warnings).toEqual([
+      expect.stringContaining('checkpointMonitor "val_loss" needs validation data'),
+    ]);
+    expect(without.warnings[0]).not.toMatch(/warning:|\n/);
+    expect(without.stderr).toBe("");
     expect(without.result.resolved).toEqual([
       {
         path: "execution.checkpointMonitor",

@@ -216,7 +216,8 @@ export async function runProgram(
       options,
       // Checked above (once per run): the dropped settings the warnings named.
       checkedCapabilities: dropped,
-      io,
+      // The run's warnings (the engine's) read as the program's own.
+      io: { ...io, warn: (message) => io.stderr(`${spec.name}: warning: ${message}\n`) },
       env: io.env,
       ...(planned ? { planned } : {}),
       ...(io.signal ? { signal: io.signal } : {}),

@@ -39,10 +39,13 @@ export interface EngineSections {
 }
 
 const MODEL_CODE = "packages/engine/src/tf/model.ts";
-const TRAIN = "packages/engine/src/train.ts";
+const TRAIN_DATA = "packages/engine/src/train/data.ts";
+const TRAIN_LOOP = "packages/engine/src/train/loop.ts";
 const INFER = "packages/engine/src/infer.ts";
+const STITCH = "packages/engine/src/stitch.ts";
 const GROUPING = "packages/engine/src/loop/grouping.ts";
 const OPTIMIZERS = "packages/engine/src/loop/optimizers.ts";
+const CLIPPING = "packages/engine/src/loop/gradient-clipping.ts";
 const SCHEDULERS = "packages/engine/src/loop/schedulers.ts";
 const CHECKPOINTS = "packages/engine/src/loop/checkpoints.ts";
 const LOSSES = "packages/engine/src/tf/losses.ts";
@@ -94,10 +97,10 @@ export const EMBEDDED_SUPPORT = {
     gaussianSmoothingSigma: core("model.gaussianSmoothingSigma"),
   },
   training: {
-    trainDataFile: honoured(TRAIN, "Read with @trainkit/data; the data contract is checked first."),
-    testDataFile: honoured(TRAIN, "Validation loss each epoch (val_loss)."),
-    batchSize: honoured(TRAIN, "Groups per step."),
-    nepochs: honoured(TRAIN, "Epochs."),
+    trainDataFile: honoured(TRAIN_DATA, "Read with @trainkit/data; the data contract is checked first."),
+    testDataFile: honoured(TRAIN_DATA, "Validation loss each epoch (val_loss)."),
+    batchSize: honoured(TRAIN_LOOP, "Groups per step."),
+    nepochs: honoured(TRAIN_LOOP, "Epochs."),
     maeWeight: core("training.maeWeight", LOSSES),
     nllWeight: core("training.nllWeight", LOSSES),
     realspaceMaeWeight: core("training.realspaceMaeWeight", LOSSES),
@@ -124,10 +127,10 @@ export const EMBEDDED_SUPPORT = {
     torchLossMode: core("training.torchLossMode"),
     torchMaePredL2MatchTarget: core("training.torchMaePredL2MatchTarget"),
     foldCount: honoured(
-      TRAIN,
+      TRAIN_DATA,
       "k-fold validation: trains outside fold foldIndex, val_loss on it (folds.json).",
     ),
-    foldIndex: honoured(TRAIN, "The held-out fold (spatially contiguous stripes of the scan)."),
+    foldIndex: honoured(TRAIN_DATA, "The held-out fold (spatially contiguous stripes of the scan)."),
   },
   inference: {
     modelPath: rule(
@@ -136,11 +139,11 @@ export const EMBEDDED_SUPPORT = {
       "Read by packages/engine/src/infer.ts.",
     ),
     testDataFile: honoured(INFER, "The data to reconstruct."),
-    nGroups: honoured(INFER, "null: every scan position."),
+    nGroups: honoured(STITCH, "null: every scan position."),
     nSubsample: honoured("packages/engine/src/dataset.ts (nSubsample)", "Positions kept before grouping."),
     subsampleSeed: honoured("packages/engine/src/dataset.ts (subsampleSeed)"),
     neighborCount: honoured("packages/engine/src/dataset.ts (neighborCount)"),
-    enableOversampling: honoured(INFER),
+    enableOversampling: honoured(STITCH),
     neighborPoolSize: honoured("packages/engine/src/dataset.ts (neighborPoolSize)"),
     backend: onlyValues(["tensorflow"], "Upstream's dispatcher key; see training.backend."),
     debug: refused("the embedded engine writes no intermediate arrays."),
@@ -188,9 +191,9 @@ export const EMBEDDED_SUPPORT = {
     plateauPatience: honoured(SCHEDULERS, "ReduceLROnPlateau."),
     plateauMinLr: honoured(SCHEDULERS, "ReduceLROnPlateau."),
     plateauThreshold: honoured(SCHEDULERS, "ReduceLROnPlateau."),
-    gradientClipVal: honoured(OPTIMIZERS, "Clipping before each step."),
-    gradientClipAlgorithm: honoured(OPTIMIZERS, "norm (global), value, agc (unit-wise)."),
-    accumulateGradBatches: honoured(TRAIN, "Micro-batches averaged per step."),
+    gradientClipVal: honoured(CLIPPING, "Clipping before each step."),
+    gradientClipAlgorithm: honoured(CLIPPING, "norm (global), value, agc (unit-wise)."),
+    accumulateGradBatches: honoured(TRAIN_LOOP, "Micro-batches averaged per step."),
     enableCheckpointing: honoured(CHECKPOINTS),
     checkpointSaveTopK: honoured(CHECKPOINTS, "-1 keeps all, 0 none."),
     checkpointMonitor: honoured(

@@ -3,18 +3,15 @@
 // integrity (CRC-32 of each member read, size and SHA-256 of the weights) and that its weights
 // decode, are finite and have the names and shapes of the model its payload describes. A problem is a `DataError` (exit code 2, nothing written).
 import { assertDataValues, DataError, type DataModelType, readModelBundle } from "@trainkit/data";
+import { WEIGHTS_MEMBER } from "./bundle.ts";
+import type { InferenceSections, TrainingSections } from "./run-context.ts";
 import { modelVariableShapes, SHAPE_FIELDS, type ShapeConfig } from "./shapes.ts";
 import { decodeState } from "./state.ts";
 
-/** The weight file the engine writes and reads inside a bundle. */
-export const WEIGHTS_MEMBER = "weights/weights.bin";
-
-interface PreflightPayload {
-  readonly kind: "training" | "inference";
-  readonly config: unknown;
-}
-
-type Sections = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+/** The payload a preflight reads (structurally the factory's `AnyPayload`). */
+type PreflightPayload =
+  | { readonly kind: "training"; readonly config: TrainingSections }
+  | { readonly kind: "inference"; readonly config: InferenceSections };
 
 function badWeights(file: string, why: string, cause?: unknown): DataError {
   return new DataError("BAD_BUNDLE", `${file} is not a valid trainkit model bundle: ${why}.`, {
@@ -87,18 +84,16 @@ export async function checkBundleWeights(modelPath: string, model?: ShapeConfig)
 
 /** Checks everything a run of `payload` will read; throws `DataError` on the first problem. */
 export async function preflightEmbedded(payload: PreflightPayload): Promise<void> {
-  const config = payload.config as Sections;
-  const modelType: DataModelType = config.model?.modelType === "supervised" ? "supervised" : "pinn";
+  const modelType: DataModelType = payload.config.model.modelType === "supervised" ? "supervised" : "pinn";
   if (payload.kind === "training") {
-    const train = config.training?.trainDataFile;
-    if (typeof train === "string") await assertDataValues(train, { purpose: "train", modelType });
-    const test = config.training?.testDataFile;
-    if (typeof test === "string") await assertDataValues(test, { purpose: "test", modelType });
+    const { trainDataFile, testDataFile } = payload.config.training;
+    if (typeof trainDataFile === "string")
+      await assertDataValues(trainDataFile, { purpose: "train", modelType });
+    if (typeof testDataFile === "string")
+      await assertDataValues(testDataFile, { purpose: "test", modelType });
     return;
   }
-  const test = config.inference?.testDataFile;
-  if (typeof test === "string") await assertDataValues(test, { purpose: "test", modelType });
-  const modelPath = config.inference?.modelPath;
-  if (typeof modelPath === "string")
-    await checkBundleWeights(modelPath, config.model as unknown as ShapeConfig | undefined);
+  const { testDataFile, modelPath } = payload.config.inference;
+  if (typeof testDataFile === "string") await assertDataValues(testDataFile, { purpose: "test", modelType });
+  if (typeof modelPath === "string") await checkBundleWeights(modelPath, payload.config.model);
 }

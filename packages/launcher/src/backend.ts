@@ -5,6 +5,12 @@ import type { Capability, UnsupportedSetting } from "./capabilities.ts";
 export interface RunIO {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /**
+   * Shows a warning of the run: one line, without the program's name or a newline (the program
+   * adds its own prefix, as for its other warnings). Absent: the backend writes `warning: <message>`
+   * to `stderr`.
+   */
+  readonly warn?: (message: string) => void;
 }
 
 /** What a backend gets to run one job. */

@@ -19,7 +19,10 @@ export const embeddedBackend: Backend = {
   },
   async run(context: RunContext): Promise<RunResult> {
     const engine = await import("@trainkit/engine");
-    return context.payload.kind === "training" ? engine.train(context) : engine.infer(context);
+    const { payload } = context;
+    return payload.kind === "training"
+      ? engine.train({ ...context, payload })
+      : engine.infer({ ...context, payload });
   },
 };
 

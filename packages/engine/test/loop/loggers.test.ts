@@ -5,7 +5,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { isLoopError } from "../../src/loop/errors.ts";
-import { crc32c, createLogger, maskedCrc32c, nextVersionDir, toYaml } from "../../src/loop/loggers.ts";
+import { createLogger, nextVersionDir } from "../../src/loop/loggers/create.ts";
+import { toYaml } from "../../src/loop/loggers/hparams-yaml.ts";
+import { crc32c, maskedCrc32c } from "../../src/loop/loggers/tfrecord.ts";
 import { caught, HAS_PYTHON, HAS_PYYAML, HAS_TENSORBOARD, tempDir } from "./helpers.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -142,7 +144,7 @@ describe("createLogger", () => {
     none.log({ loss: 1 }, 0, 0);
     none.close();
     expect(readdirSync(dir)).toEqual([]);
-    const error = await caught(() => createLogger("mlflow" as "csv", dir));
+    const error = await caught(() => createLogger("mlflow", dir));
     expect(isLoopError(error, "INVALID_OPTION")).toBe(true);
   });
 

@@ -1,16 +1,9 @@
 import type * as TF from "@tensorflow/tfjs";
+import { isConfigError } from "@trainkit/execution-config";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isLoopError } from "../../src/loop/errors.ts";
-import {
-  clipGradients,
-  createGradientAccumulator,
-  createOptimizer,
-  globalGradNorm,
-  type OptimizerKind,
-  type OptimizerOptions,
-  optimizerOptionsFrom,
-} from "../../src/loop/optimizers.ts";
+import { createOptimizer, type OptimizerKind, type OptimizerOptions } from "../../src/loop/optimizers.ts";
 import { createRng } from "../../src/loop/rng.ts";
 import { caught, loadTf } from "./helpers.ts";
 
@@ -30,7 +23,7 @@ function reference(
   const m = w.map(() => 0);
   const v = w.map(() => 0);
   const buf = w.map(() => 0);
-  const { kind, momentum, weightDecay: wd, beta1, beta2, epsilon } = options;
+  const { optimizer: kind, momentum, weightDecay: wd, adamBeta1: beta1, adamBeta2: beta2, epsilon } = options;
   grads.forEach((g0, s) => {
     const t = s + 1;
     const lr = lrs[s]!;
@@ -57,7 +50,15 @@ function reference(
 }
 
 function full(kind: OptimizerKind, extra: Partial<OptimizerOptions> = {}): Required<OptimizerOptions> {
-  return { kind, momentum: 0.9, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, ...extra };
+  return {
+    optimizer: kind,
+    momentum: 0.9,
+    weightDecay: 0.01,
+    adamBeta1: 0.9,
+    adamBeta2: 0.999,
+    epsilon: 1e-8,
+    ...extra,
+  };
 }
 
 function run(options: Required<OptimizerOptions>, w0: number[], grads: number[][], lrs: number[]): number[] {
@@ -87,7 +88,7 @@ describe("createOptimizer", () => {
     full("sgd"),
     full("sgd", { momentum: 0, weightDecay: 0 }),
   ]) {
-    it(`follows the torch.optim rule for ${options.kind} (momentum ${options.momentum}, weight decay ${options.weightDecay})`, () => {
+    it(`follows the torch.optim rule for ${options.optimizer} (momentum ${options.momentum}, weight decay ${options.weightDecay})`, () => {
       const got = run(options, w0, grads, lrs);
       const want = reference(options, w0, grads, lrs);
       for (let i = 0; i < w0.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 5);
@@ -174,133 +175,40 @@ describe("createOptimizer", () => {
     w.dispose();
   });
 
-  it("maps the execution config fields", () => {
-    expect(
-      optimizerOptionsFrom({
-        optimizer: "adamw",
-        momentum: 0.8,
-        weightDecay: 0.1,
-        adamBeta1: 0.85,
-        adamBeta2: 0.99,
-      }),
-    ).toEqual({ kind: "adamw", momentum: 0.8, weightDecay: 0.1, beta1: 0.85, beta2: 0.99 });
-  });
-});
-
-describe("clipGradients", () => {
-  it("scales all gradients to the clip value when the global norm exceeds it (norm)", () => {
-    const grads = new Map([
-      ["a", tf.tensor1d([3, 0])],
-      ["b", tf.tensor1d([0, 4])],
-    ]);
-    expect(globalGradNorm(grads)).toBeCloseTo(5, 6);
-    const clipped = clipGradients(grads, { algorithm: "norm", clipValue: 1 });
-    expect(globalGradNorm(clipped)).toBeCloseTo(1, 5);
-    expect(Array.from(clipped.get("a")!.dataSync())[0]).toBeCloseTo(0.6, 5);
-    const loose = clipGradients(grads, { algorithm: "norm", clipValue: 10 });
-    expect(Array.from(loose.get("b")!.dataSync())).toEqual([0, 4]);
-    for (const m of [grads, clipped, loose]) for (const t of m.values()) t.dispose();
+  it("takes the execution schema's defaults for the settings it is not given", () => {
+    const w = tf.variable(tf.zeros([2]));
+    // sgd keeps a momentum buffer only for momentum > 0: the schema's default, 0.9.
+    const sgd = createOptimizer(new Map([["w", w]]), { optimizer: "sgd" });
+    expect(Object.keys(sgd.getState())).toEqual(["step", "sgd.momentum/w"]);
+    const plain = createOptimizer(new Map([["w", w]]), { optimizer: "sgd", momentum: 0 });
+    expect(Object.keys(plain.getState())).toEqual(["step"]);
+    // adam with the defaults (beta1 0.9, beta2 0.999, no weight decay) against the reference rule.
+    const got = run({ ...full("adam"), weightDecay: 0 }, [1, -2], [[0.5, 0.25]], [0.1]);
+    const w2 = tf.variable(tf.tensor1d([1, -2]));
+    const defaults = createOptimizer(new Map([["w", w2]]), { optimizer: "adam" });
+    const g = tf.tensor1d([0.5, 0.25]);
+    defaults.step(new Map([["w", g]]), 0.1);
+    expect(Array.from(w2.dataSync())).toEqual(got);
+    for (const o of [sgd, plain, defaults]) o.dispose();
+    for (const t of [w, w2, g]) t.dispose();
   });
 
-  it("clamps every element to [-clip, clip] (value)", () => {
-    const grads = new Map([["a", tf.tensor1d([-3, 0.5, 2])]]);
-    const clipped = clipGradients(grads, { algorithm: "value", clipValue: 1 });
-    expect(Array.from(clipped.get("a")!.dataSync())).toEqual([-1, 0.5, 1]);
-  });
-
-  it("clips each output unit whose gradient/weight norm ratio exceeds the clip (agc)", () => {
-    // Dense kernel [in=2, out=2]: unit 0 has ||w|| = 1 and ||g|| = 10 (ratio 10 > 0.5: clipped
-    // to 0.5 * 1); unit 1 has ||w|| = 5, ||g|| = 1 (ratio 0.2: kept).
-    const w = tf.tensor2d([
-      [1, 3],
-      [0, 4],
-    ]);
-    const g = tf.tensor2d([
-      [6, 0.6],
-      [8, 0.8],
-    ]);
-    const clipped = clipGradients(new Map([["k", g]]), {
-      algorithm: "agc",
-      clipValue: 0.5,
-      params: new Map([["k", w]]),
-    });
-    const out = Array.from(clipped.get("k")!.dataSync());
-    expect(out[0]).toBeCloseTo(0.3, 5);
-    expect(out[2]).toBeCloseTo(0.4, 5);
-    expect(out[1]).toBeCloseTo(0.6, 6);
-    expect(out[3]).toBeCloseTo(0.8, 6);
-    // A zero weight uses the eps floor: max(0, 1e-3) * 0.5 bounds its gradient norm.
-    const bias = clipGradients(new Map([["b", tf.tensor1d([3, 4])]]), {
-      algorithm: "agc",
-      clipValue: 0.5,
-      params: new Map([["b", tf.zeros([2])]]),
-    });
-    expect(globalGradNorm(bias)).toBeCloseTo(5e-4, 7);
-  });
-
-  it("needs the parameters for agc and a positive clip value", async () => {
-    const g = new Map([["k", tf.zeros([1])]]);
-    expect(
-      ((await caught(() => clipGradients(g, { algorithm: "agc", clipValue: 1 }))) as Error).message,
-    ).toMatch(/options.params/);
-    expect(
-      ((await caught(() => clipGradients(g, { algorithm: "norm", clipValue: 0 }))) as Error).message,
-    ).toMatch(/gradientClipVal: must be a finite number > 0, got 0/);
-  });
-});
-
-describe("createGradientAccumulator", () => {
-  it("makes SGD with batch b and k accumulated batches equal batch b*k on a mean loss", () => {
-    const rng = createRng(11);
-    const n = 12;
-    const d = 3;
-    const X = tf.tensor2d(
-      Array.from({ length: n * d }, () => rng.normal()),
-      [n, d],
+  it("refuses a setting out of the execution schema's range with the schema's message", async () => {
+    const w = tf.variable(tf.zeros([2]));
+    const error = await caught(() =>
+      createOptimizer(new Map([["w", w]]), { optimizer: "adam", adamBeta2: 1, momentum: -0.5 }),
     );
-    const t = tf.tensor1d(Array.from({ length: n }, () => rng.normal()));
-    const w0 = [0.3, -0.2, 0.1];
-    const loss = (w: TF.Variable, lo: number, hi: number) => () =>
-      X.slice([lo, 0], [hi - lo, d])
-        .matMul(w.expandDims(1))
-        .squeeze([1])
-        .sub(t.slice(lo, hi - lo))
-        .square()
-        .mean() as TF.Scalar;
-
-    const big = tf.variable(tf.tensor1d(w0));
-    const small = tf.variable(tf.tensor1d(w0));
-    const optBig = createOptimizer(new Map([["w", big]]), { kind: "sgd", momentum: 0.9 });
-    const optSmall = createOptimizer(new Map([["w", small]]), { kind: "sgd", momentum: 0.9 });
-    const acc = createGradientAccumulator();
-    for (let step = 0; step < 3; step++) {
-      const gBig = tf.variableGrads(loss(big, 0, n), [big]);
-      optBig.step(new Map([["w", gBig.grads[big.name]!]]), 0.1);
-      tf.dispose([gBig.value, ...Object.values(gBig.grads)]);
-      for (let k = 0; k < 3; k++) {
-        const g = tf.variableGrads(loss(small, 4 * k, 4 * k + 4), [small]);
-        acc.add(new Map([["w", g.grads[small.name]!]]));
-        tf.dispose([g.value, ...Object.values(g.grads)]);
-      }
-      expect(acc.count).toBe(3);
-      const mean = acc.mean();
-      optSmall.step(mean, 0.1);
-      for (const m of mean.values()) m.dispose();
-      acc.reset();
-    }
-    const a = Array.from(big.dataSync());
-    const b = Array.from(small.dataSync());
-    for (let i = 0; i < d; i++) expect(b[i]).toBeCloseTo(a[i]!, 6);
-    expect(a).not.toEqual(w0);
-  });
-
-  it("refuses micro-batches with different variables", async () => {
-    const acc = createGradientAccumulator();
-    acc.add(new Map([["a", tf.zeros([1])]]));
-    const error = await caught(() => acc.add(new Map([["b", tf.zeros([1])]])));
-    expect((error as Error).message).toMatchInlineSnapshot(
-      `"gradient accumulation: micro-batch 2 has gradients for [b], earlier ones for [a]."`,
+    expect(isConfigError(error)).toBe(true);
+    expect((error as Error).message).toMatchInlineSnapshot(`
+      "2 problems:
+        - execution.momentum: must be >= 0, got -0.5.
+        - execution.adamBeta2: must be < 1, got 1."
+    `);
+    const kind = await caught(() => createOptimizer(new Map([["w", w]]), { optimizer: "lbfgs" as "adam" }));
+    expect(isConfigError(kind)).toBe(true);
+    expect((kind as Error).message).toMatchInlineSnapshot(
+      `"execution.optimizer: must be one of "adam", "adamw", "sgd", got "lbfgs"."`,
     );
-    acc.dispose();
+    w.dispose();
   });
 });

@@ -41,7 +41,7 @@ describe("training (smoke)", () => {
       batches.reduce((s, b) => s + evaluate(model, { diffraction: b }).loss, 0) / batches.length;
 
     const optimizer = createOptimizer(new Map(model.trainableVariables.map((v) => [v.name, v.variable])), {
-      kind: "adam",
+      optimizer: "adam",
     });
     const before = datasetLoss();
     for (let step = 0; step < 30; step++) {
