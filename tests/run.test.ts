@@ -30,7 +30,7 @@ const args = (out: string) => [
   "train_loss",
 ];
 const weightsOf = async (out: string) =>
-  (await readModelBundle(out, { weights: true })).weights.get("weights/weights.bin");
+  (await readModelBundle(out, { weights: true })).weights.get("weights/weights.npz");
 const manifestOf = (out: string) => JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
 
 describe("a training run", () => {

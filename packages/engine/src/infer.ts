@@ -10,8 +10,9 @@ import { ENGINE_VERSION } from "./capabilities.ts";
 import { startCompute } from "./compute.ts";
 import { groupScanData, loadScanData, type ScanData } from "./dataset.ts";
 import { encodePng, toGrey } from "./png.ts";
+import { WEIGHTS_MEMBER } from "./preflight.ts";
 import { psnr, ssim } from "./quality.ts";
-import { decodeState } from "./state.ts";
+import { decodeWeights } from "./state.ts";
 import { createPtychoModel } from "./tf/model.ts";
 import { tf } from "./tf/tfjs.ts";
 import {
@@ -93,10 +94,10 @@ export async function reconstruct(
   options: ReconstructOptions,
 ): Promise<{ stitched: Stitched; trained: TrainingConfigSections; bundleFile: string }> {
   const trained = (bundle.payload as { config: TrainingConfigSections }).config;
-  const bytes = bundle.weights.get("weights/weights.bin");
+  const bytes = bundle.weights.get(WEIGHTS_MEMBER);
   if (!bytes)
-    throw new Error(`${bundle.file} has no weights/weights.bin; was it written by the embedded engine?`);
-  const state = decodeState(bytes, `${bundle.file}:weights/weights.bin`);
+    throw new Error(`${bundle.file} has no ${WEIGHTS_MEMBER}; was it written by the embedded engine?`);
+  const state = await decodeWeights(bytes, `${bundle.file}:${WEIGHTS_MEMBER}`);
   const initial = options.weights === "initial";
   const model = createPtychoModel(
     { model: trained.model, training: trained.training },

@@ -9,14 +9,11 @@ import type { ModelConfig, TrainingConfig } from "@trainkit/training-config";
 import { ENGINE_VERSION } from "./capabilities.ts";
 import { startCompute } from "./compute.ts";
 import { type GroupedData, groupScanData, loadScanData, type ScanData, subsetScanData } from "./dataset.ts";
-import {
-  createCheckpointManager,
-  createEarlyStopping,
-  LAST_CHECKPOINT,
-  readCheckpoint,
-  resolveMonitor,
-} from "./loop/checkpoints.ts";
+import { readCheckpoint } from "./loop/checkpoint-file.ts";
+import { createCheckpointManager, LAST_CHECKPOINT } from "./loop/checkpoint-manager.ts";
+import { createEarlyStopping } from "./loop/early-stopping.ts";
 import { createLogger } from "./loop/loggers.ts";
+import { resolveMonitor } from "./loop/monitor.ts";
 import {
   clipGradients,
   createGradientAccumulator,
@@ -28,7 +25,7 @@ import { createRng } from "./loop/rng.ts";
 import { createScheduler } from "./loop/schedulers.ts";
 import { createBatchLoader, planBatches } from "./loop/workers.ts";
 import { lossChart } from "./plot.ts";
-import { decodeState, encodeState, type NamedArray } from "./state.ts";
+import { encodeWeights, type NamedArray, WEIGHTS_FILE } from "./state.ts";
 import { createPtychoModel, meanTotalIntensity, type PtychoModel } from "./tf/model.ts";
 import { evaluate, lossAndGradients, type TrainingBatch } from "./tf/step.ts";
 import { tf } from "./tf/tfjs.ts";
@@ -232,23 +229,13 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     );
     if (exists) {
       const checkpoint = await readCheckpoint(lastPath);
-      const state = decodeState(checkpoint.payload, lastPath);
-      loadModelArrays(
-        model,
-        state.arrays.filter((a) => !a.name.startsWith("optimizer:")),
-        lastPath,
-      );
-      const optimizerState: Record<string, Float32Array | number> = {
-        ...(state.meta.optimizerScalars as Record<string, number>),
-      };
-      for (const a of state.arrays)
-        if (a.name.startsWith("optimizer:")) optimizerState[a.name.slice(10)] = a.data;
-      optimizer.setState(optimizerState);
-      scheduler.setState(state.meta.scheduler as never);
-      early.setState(state.meta.early as never);
-      shuffle.setState(state.meta.rng as never);
-      startEpoch = state.meta.epoch as number;
-      step = state.meta.step as number;
+      loadModelArrays(model, checkpoint.model, lastPath);
+      optimizer.setState({ ...checkpoint.optimizer });
+      scheduler.setState(checkpoint.scheduler as never);
+      early.setState(checkpoint.earlyStopping as never);
+      shuffle.setState(checkpoint.rng as never);
+      startEpoch = checkpoint.epoch + 1;
+      step = checkpoint.step;
       io.stderr(`trainkit-train: resuming from ${lastPath} at epoch ${startEpoch}\n`);
     } else {
       io.stderr(`trainkit-train: warning: --resume: no ${lastPath} yet; starting from the beginning\n`);
@@ -341,26 +328,16 @@ export async function train(context: EngineContext): Promise<EngineResult> {
         break;
       }
       const decision = early.update(metrics[monitor.name] ?? Number.NaN, epoch);
-      const optimizerState = optimizer.getState();
-      const state = encodeState({
-        arrays: [
-          ...arrays,
-          ...Object.entries(optimizerState)
-            .filter((e): e is [string, Float32Array] => e[1] instanceof Float32Array)
-            .map(([name, data]) => ({ name: `optimizer:${name}`, shape: [data.length], data })),
-        ],
-        meta: {
-          epoch: epoch + 1,
-          step,
-          optimizerScalars: Object.fromEntries(
-            Object.entries(optimizerState).filter((e) => typeof e[1] === "number"),
-          ),
-          scheduler: scheduler.getState(),
-          early: early.getState(),
-          rng: shuffle.getState(),
-        },
+      await checkpoints.save({
+        epoch,
+        step,
+        metrics,
+        model: arrays,
+        optimizer: optimizer.getState(),
+        scheduler: scheduler.getState(),
+        earlyStopping: early.getState(),
+        rng: shuffle.getState(),
       });
-      await checkpoints.save({ epoch, step, metrics, payload: state });
       if (decision.stop) {
         stoppedEarly = decision.reason;
         break;
@@ -448,7 +425,7 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     payload: { kind: "training", config: context.payload.config, engine: details },
     legacyParams: { ...context.payload.legacy, intensity_scale: model.intensityScale() },
     weights: {
-      "weights.bin": encodeState({
+      [WEIGHTS_FILE]: await encodeWeights({
         arrays: modelArrays(model),
         meta: { intensityScale: model.initialIntensityScale, meanTotalIntensity: dataIntensity },
       }),
