@@ -45,19 +45,18 @@ export interface EncodedState {
 export async function saveState(path: string, format: StateFormat, state: EncodedState): Promise<void> {
   const arrays = new Map<string, NdArray>();
   for (const a of state.arrays) {
-    if (a.name === METADATA_KEY || arrays.has(a.name)) {
-      throw new LoopError(
-        "INVALID_STATE",
-        `${path}: the array name ${JSON.stringify(a.name)} is used twice.`,
-        {
-          file: path,
-        },
-      );
+    const clash =
+      a.name === METADATA_KEY ? "is the metadata member's" : arrays.has(a.name) ? "is used twice" : null;
+    if (clash !== null) {
+      throw new LoopError("INVALID_STATE", `${path}: the array name ${JSON.stringify(a.name)} ${clash}.`, {
+        file: path,
+      });
     }
     arrays.set(a.name, { dtype: "f4", shape: a.shape, data: a.data });
   }
   await saveNpz(path, arrays, {
-    metadata: { format, formatVersion: STATE_FORMAT_VERSION, ...state.meta },
+    // `format` and `formatVersion` last: `meta` cannot override them.
+    metadata: { ...state.meta, format, formatVersion: STATE_FORMAT_VERSION },
   });
 }
 

@@ -109,6 +109,17 @@ print(json.dumps({
     },
   );
 
+  it("refuses array names that would collide in the .npz with INVALID_STATE", async () => {
+    const [first] = weights.arrays;
+    for (const arrays of [[first!, first!], [{ ...first!, name: "_metadata" }]]) {
+      const error = await caught(() => encodeWeights({ arrays, meta: {} }));
+      expect(isLoopError(error, "INVALID_STATE")).toBe(true);
+      expect(messageOf(error).replace(/^.*?: /, "")).toMatch(
+        /^the array name "(enc1a\/kernel" is used twice|_metadata" is the metadata member's)\.$/,
+      );
+    }
+  });
+
   it("refuses bytes that are not trainkit weights with BAD_STATE, naming them and no temporary file", async () => {
     const garbage = await caught(() =>
       decodeWeights(new Uint8Array([1, 2, 3]), "model.zip:weights/weights.npz"),
