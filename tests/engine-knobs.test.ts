@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readModelBundle } from "@trainkit/data";
-import { decodeState, train } from "@trainkit/engine";
+import { decodeWeights, train } from "@trainkit/engine";
 import type { ExecutionConfigInput } from "@trainkit/execution-config";
 import { createTrainingPayload, type TrainingPayload } from "@trainkit/factory";
 import { writeSimulatedDataset } from "@trainkit/simulator";
@@ -57,7 +57,7 @@ async function trainWith(
 }
 
 const weights = async (runDir: string) =>
-  Buffer.from((await readModelBundle(runDir, { weights: true })).weights.get("weights/weights.bin")!);
+  Buffer.from((await readModelBundle(runDir, { weights: true })).weights.get("weights/weights.npz")!);
 const metricsCsv = (runDir: string) => {
   const [header, ...rows] = readFileSync(join(runDir, "lightning_logs/version_0/metrics.csv"), "utf8")
     .trim()
@@ -79,7 +79,7 @@ describe("the embedded engine's knobs", () => {
     // Small steps keep SGD in its near-linear regime, where float rounding differences stay small.
     const smallSteps = { learningRate: 1e-4 };
     const floats = async (runDir: string) =>
-      decodeState(await weights(runDir), "weights").arrays.map((a) => a.data);
+      (await decodeWeights(await weights(runDir), "weights")).arrays.map((a) => a.data);
     const accumulated = await floats(
       (
         await trainWith(

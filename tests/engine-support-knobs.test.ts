@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readModelBundle } from "@trainkit/data";
-import { decodeState, infer, train } from "@trainkit/engine";
+import { decodeWeights, infer, train } from "@trainkit/engine";
 import type { EMBEDDED_SUPPORT } from "@trainkit/engine/capabilities";
 import type { ExecutionConfigInput } from "@trainkit/execution-config";
 import { createInferencePayload, createTrainingPayload } from "@trainkit/factory";
@@ -69,9 +69,9 @@ async function trainOnce(execution: ExecutionConfigInput, training: Record<strin
 }
 
 const weights = async (runDir: string) =>
-  Buffer.from((await readModelBundle(runDir, { weights: true })).weights.get("weights/weights.bin")!);
+  Buffer.from((await readModelBundle(runDir, { weights: true })).weights.get("weights/weights.npz")!);
 const floats = async (runDir: string) =>
-  decodeState(await weights(runDir), "weights").arrays.map((a) =>
+  (await decodeWeights(await weights(runDir), "weights")).arrays.map((a) =>
     Float64Array.from(a.data as ArrayLike<number>),
   );
 const lrs = (runDir: string) => {

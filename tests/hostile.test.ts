@@ -153,20 +153,20 @@ describe("bad data and bundles", () => {
       ]);
       expect(result.status, result.stderr).toBe(2);
       expect(result.stderr).toContain(
-        "is not a valid trainkit model bundle: weights/weights.bin cannot be decoded",
+        "is not a valid trainkit model bundle: weights/weights.npz cannot be decoded",
       );
       expect(existsSync(out)).toBe(false);
     }
   });
 
   describe("weights that do not fit the bundle's model", async () => {
-    const { encodeState } = await import("../packages/engine/src/state.ts");
+    const { encodeWeights } = await import("../packages/engine/src/state.ts");
     const { modelVariableShapes } = await import("../packages/engine/src/shapes.ts");
     const { MODEL_DEFAULTS } = await import("../packages/training-config/src/index.ts");
     const { writeModelBundle } = await import("../packages/data/src/index.ts");
     const model = { ...MODEL_DEFAULTS, N: 64 as const, nFiltersScale: 1 };
     const stateOf = (config: Parameters<typeof modelVariableShapes>[0]) =>
-      encodeState({
+      encodeWeights({
         meta: { intensityScale: 1 },
         arrays: modelVariableShapes(config).map((v) => ({
           name: v.name,
@@ -175,7 +175,7 @@ describe("bad data and bundles", () => {
         })),
       });
     /** A bundle of `model` holding `weights`, every digest and CRC-32 correct. */
-    const bundleWith = async (name: string, weights: Uint8Array, member = "weights.bin") => {
+    const bundleWith = async (name: string, weights: Uint8Array, member = "weights.npz") => {
       const bundleDir = join(dir, name);
       mkdirSync(bundleDir);
       await writeModelBundle(join(bundleDir, "model.zip"), {
@@ -197,26 +197,30 @@ describe("bad data and bundles", () => {
         join(bundleDir, "out"),
         ...extra,
       ]);
-    const damagedHeader = stateOf(model);
-    damagedHeader[13] = 0x00; // a NUL where the JSON header has its first quote: it no longer parses
+    const damaged = await stateOf(model);
+    damaged[damaged.length >> 1]! ^= 0xff; // a byte inside an array's data: its CRC-32 no longer matches
     const cases: [string, Uint8Array, string][] = [
       [
         "wider layers (another nFiltersScale)",
-        stateOf({ ...model, nFiltersScale: 2 }),
+        await stateOf({ ...model, nFiltersScale: 2 }),
         "enc1a/kernel has shape [3, 3, 1, 32], the model needs [3, 3, 1, 16]",
       ],
       [
         "another gridsize",
-        stateOf({ ...model, gridsize: 2 }),
+        await stateOf({ ...model, gridsize: 2 }),
         "enc1a/kernel has shape [3, 3, 4, 16], the model needs [3, 3, 1, 16]",
       ],
-      ["missing layers (no probeBig)", stateOf({ ...model, probeBig: false }), "it has no amp/outerA/kernel"],
+      [
+        "missing layers (no probeBig)",
+        await stateOf({ ...model, probeBig: false }),
+        "it has no amp/outerA/kernel",
+      ],
       [
         "other layers (padObject false)",
-        stateOf({ ...model, padObject: false }),
+        await stateOf({ ...model, padObject: false }),
         "it has no amp/inner/kernel",
       ],
-      ["a damaged header", damagedHeader, "weights/weights.bin cannot be decoded"],
+      ["a damaged member", damaged, "weights/weights.npz cannot be decoded"],
     ];
     for (const [i, [name, weights, message]] of cases.entries()) {
       it(`refuses ${name} with BAD_BUNDLE before the run directory exists`, async () => {
@@ -234,19 +238,19 @@ describe("bad data and bundles", () => {
     }
 
     it("refuses a bundle without the engine's weights file, naming the member", async () => {
-      const bundleDir = await bundleWith("no-weights", stateOf(model), "torch.pt");
+      const bundleDir = await bundleWith("no-weights", await stateOf(model), "torch.pt");
       for (const extra of [["--dry-run"], []]) {
         const result = infer(bundleDir, extra);
         expect(result.status, result.stderr).toBe(2);
         expect(result.stderr).toContain(
-          `${join(bundleDir, "model.zip")} is not a valid trainkit model bundle: it has no weights/weights.bin`,
+          `${join(bundleDir, "model.zip")} is not a valid trainkit model bundle: it has no weights/weights.npz`,
         );
         expect(existsSync(join(bundleDir, "out"))).toBe(false);
       }
     });
 
     it("accepts weights of the bundle's own model (dry run)", async () => {
-      const bundleDir = await bundleWith("fits", stateOf(model));
+      const bundleDir = await bundleWith("fits", await stateOf(model));
       const result = infer(bundleDir, ["--dry-run"]);
       expect(result.status, result.stderr).toBe(0);
     });
@@ -399,11 +403,10 @@ describe("a diverging training run", () => {
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
     expect(manifest.status).toBe("failed");
     expect(existsSync(join(out, "model.zip"))).toBe(false);
-    const { decodeState } = await import("../packages/engine/src/state.ts");
-    const { readCheckpoint } = await import("../packages/engine/src/loop/checkpoints.ts");
+    const { readCheckpoint } = await import("../packages/engine/src/loop/checkpoint-file.ts");
     if (existsSync(join(out, "checkpoints/last.ckpt"))) {
-      const state = decodeState((await readCheckpoint(join(out, "checkpoints/last.ckpt"))).payload, "last");
-      for (const a of state.arrays) expect(a.data.every(Number.isFinite), a.name).toBe(true);
+      const checkpoint = await readCheckpoint(join(out, "checkpoints/last.ckpt"));
+      for (const a of checkpoint.model) expect(a.data.every(Number.isFinite), a.name).toBe(true);
     }
   }, 150_000);
 });

@@ -6,7 +6,11 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { readModelBundle } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
+import { readCheckpoint } from "../packages/engine/src/loop/checkpoint-file.ts";
+import { modelVariableShapes } from "../packages/engine/src/shapes.ts";
+import { HAS_NUMPY, python } from "../packages/engine/test/loop/helpers.ts";
 import { writeDataset } from "../packages/factory/test/helpers.ts";
+import { MODEL_DEFAULTS } from "../packages/training-config/src/index.ts";
 import { BINS, run, tempDir } from "./helpers.ts";
 
 const dir = tempDir("trainkit-run-");
@@ -30,7 +34,7 @@ const args = (out: string) => [
   "train_loss",
 ];
 const weightsOf = async (out: string) =>
-  (await readModelBundle(out, { weights: true })).weights.get("weights/weights.bin");
+  (await readModelBundle(out, { weights: true })).weights.get("weights/weights.npz");
 const manifestOf = (out: string) => JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
 
 describe("a training run", () => {
@@ -85,5 +89,79 @@ describe("a training run", () => {
     expect(
       Buffer.compare(Buffer.from((await weightsOf(out))!), Buffer.from((await weightsOf(reference))!)),
     ).toBe(0);
+    // The last checkpoints agree too: every array (weights and optimizer slots) and every small state.
+    const { wallTime: _a, ...resumedLast } = await readCheckpoint(join(out, "checkpoints/last.ckpt"));
+    const { wallTime: _b, ...referenceLast } = await readCheckpoint(join(reference, "checkpoints/last.ckpt"));
+    expect(resumedLast).toEqual(referenceLast);
   }, 180_000);
+
+  it.skipIf(!HAS_NUMPY)(
+    "writes a checkpoint and bundle weights that numpy.load opens, by variable name",
+    () => {
+      const a = join(dir, "a");
+      const seen = python(
+        `def view(z):
+    return {
+        "arrays": {k: list(z[k].shape) for k in z.files if k != "_metadata"},
+        "dtypes": sorted({str(z[k].dtype) for k in z.files if k != "_metadata"}),
+        "metadata": json.loads(str(z["_metadata"])),
+    }
+checkpoint = np.load(sys.argv[1], allow_pickle=False)
+weights = np.load(io.BytesIO(zipfile.ZipFile(sys.argv[2]).read("weights/weights.npz")), allow_pickle=False)
+print(json.dumps({"checkpoint": view(checkpoint), "weights": view(weights)}))`,
+        join(a, "checkpoints/last.ckpt"),
+        join(a, "model.zip"),
+      ) as Record<
+        "checkpoint" | "weights",
+        { arrays: Record<string, number[]>; dtypes: string[]; metadata: Record<string, unknown> }
+      >;
+      const variables = Object.fromEntries(
+        modelVariableShapes({ ...MODEL_DEFAULTS, N: 64, nFiltersScale: 1 }).map((v) => [
+          v.name,
+          [...v.shape],
+        ]),
+      );
+      expect(seen.weights.arrays).toEqual(variables);
+      expect(seen.weights.dtypes).toEqual(["float32"]);
+      expect(Object.keys(seen.weights.metadata).sort()).toEqual([
+        "format",
+        "formatVersion",
+        "intensityScale",
+        "meanTotalIntensity",
+      ]);
+      const { arrays, metadata } = seen.checkpoint;
+      const slots = Object.keys(arrays).filter((k) => k.startsWith("optimizer/"));
+      expect(Object.fromEntries(Object.entries(arrays).filter(([k]) => !k.startsWith("optimizer/")))).toEqual(
+        variables,
+      );
+      // Adam's two moments of every trainable variable, each shaped like its variable.
+      expect(slots.length).toBeGreaterThan(0);
+      for (const slot of slots) {
+        const variable = slot.replace(/^optimizer\/adam\.[mv]\//, "");
+        expect(arrays[slot], slot).toEqual(variables[variable]);
+      }
+      expect(metadata).toMatchObject({
+        format: "trainkit-checkpoint",
+        formatVersion: 1,
+        epoch: 3,
+        monitor: "train_loss",
+      });
+      expect(Object.keys(metadata).sort()).toMatchInlineSnapshot(`
+        [
+          "earlyStopping",
+          "epoch",
+          "format",
+          "formatVersion",
+          "metric",
+          "metrics",
+          "monitor",
+          "optimizer",
+          "rng",
+          "scheduler",
+          "step",
+          "wallTime",
+        ]
+      `);
+    },
+  );
 });

@@ -3,10 +3,10 @@
 import { type ModelBundle, writeModelBundle } from "@trainkit/data";
 import { ENGINE_VERSION } from "./capabilities.ts";
 import type { TrainingSections } from "./run-context.ts";
-import { decodeState, type EncodedState, encodeState, type NamedArray } from "./state.ts";
+import { decodeWeights, type EncodedState, encodeWeights, type NamedArray, WEIGHTS_FILE } from "./state.ts";
 
-/** The weight file the engine writes and reads inside a bundle. */
-export const WEIGHTS_MEMBER = "weights/weights.bin";
+/** The weight file the engine writes and reads inside a bundle: an `.npz` (see `state.ts`). */
+export const WEIGHTS_MEMBER = `weights/${WEIGHTS_FILE}`;
 
 /** What the trained model's bundle records besides its weights. */
 export interface TrainedBundleInput {
@@ -30,7 +30,7 @@ export async function writeTrainedBundle(path: string, input: TrainedBundleInput
     payload: { kind: "training", config: input.config, engine: input.details },
     legacyParams: { ...input.legacy, intensity_scale: input.intensityScale },
     weights: {
-      "weights.bin": encodeState({ arrays: input.arrays, meta: input.meta }),
+      [WEIGHTS_FILE]: await encodeWeights({ arrays: input.arrays, meta: input.meta }),
     },
   });
 }
@@ -41,9 +41,9 @@ export function trainedSections(bundle: ModelBundle): TrainingSections {
 }
 
 /** The weights of a bundle read with its weights. */
-export function bundleWeights(bundle: ModelBundle): EncodedState {
+export function bundleWeights(bundle: ModelBundle): Promise<EncodedState> {
   const bytes = bundle.weights.get(WEIGHTS_MEMBER);
   if (!bytes)
-    throw new Error(`${bundle.file} has no weights/weights.bin; was it written by the embedded engine?`);
-  return decodeState(bytes, `${bundle.file}:weights/weights.bin`);
+    throw new Error(`${bundle.file} has no ${WEIGHTS_MEMBER}; was it written by the embedded engine?`);
+  return decodeWeights(bytes, `${bundle.file}:${WEIGHTS_MEMBER}`);
 }

@@ -47,7 +47,9 @@ const GROUPING = "packages/engine/src/loop/grouping.ts";
 const OPTIMIZERS = "packages/engine/src/loop/optimizers.ts";
 const CLIPPING = "packages/engine/src/loop/gradient-clipping.ts";
 const SCHEDULERS = "packages/engine/src/loop/schedulers.ts";
-const CHECKPOINTS = "packages/engine/src/loop/checkpoints.ts";
+const CHECKPOINTS = "packages/engine/src/loop/checkpoint-manager.ts";
+const MONITOR = "packages/engine/src/loop/monitor.ts";
+const EARLY_STOPPING = "packages/engine/src/loop/early-stopping.ts";
 const LOSSES = "packages/engine/src/tf/losses.ts";
 
 /** An entry from the compute core's list: `"any"` is honoured by `readBy`, a list is `only`. */
@@ -197,11 +199,11 @@ export const EMBEDDED_SUPPORT = {
     enableCheckpointing: honoured(CHECKPOINTS),
     checkpointSaveTopK: honoured(CHECKPOINTS, "-1 keeps all, 0 none."),
     checkpointMonitor: honoured(
-      CHECKPOINTS,
+      MONITOR,
       "val_loss resolves to the engine's metric (audit.json resolvedAtRun).",
     ),
     checkpointMode: honoured(CHECKPOINTS),
-    earlyStopPatience: honoured(CHECKPOINTS),
+    earlyStopPatience: honoured(EARLY_STOPPING),
     logger: onlyValues(
       ["csv", "tensorboard", "none"],
       "No MLflow client in the engine; use --backend process.",

@@ -1,5 +1,7 @@
 export { type Capability, EMBEDDED_CAPABILITIES, ENGINE_VERSION } from "./capabilities.ts";
 export { infer } from "./infer.ts";
+export { type Checkpoint, readCheckpoint, type TrainingState } from "./loop/checkpoint-file.ts";
+export { isLoopError, LoopError, type LoopErrorCode } from "./loop/errors.ts";
 export type {
   EngineContext,
   EngineIO,
@@ -9,5 +11,5 @@ export type {
   TrainingContext,
   TrainingSections,
 } from "./run-context.ts";
-export { decodeState, type EncodedState, encodeState, type NamedArray } from "./state.ts";
+export { decodeWeights, type EncodedState, encodeWeights, type NamedArray } from "./state.ts";
 export { train } from "./train.ts";

@@ -35,14 +35,14 @@ export function loadModelArrays(model: PtychoModel, arrays: readonly NamedArray[
  * started from, drawn again from the training seed (a baseline). `seed` seeds a trained model's
  * construction (its weights are then replaced).
  */
-export function bundleModel(
+export async function bundleModel(
   bundle: ModelBundle,
   probe: ScanData["probe"],
   seed: number,
   weights: "trained" | "initial",
-): PtychoModel {
+): Promise<PtychoModel> {
   const trained = trainedSections(bundle);
-  const state = bundleWeights(bundle);
+  const state = await bundleWeights(bundle);
   const initial = weights === "initial";
   const model = createPtychoModel(
     { model: trained.model, training: trained.training },

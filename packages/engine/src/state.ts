@@ -1,8 +1,29 @@
-// A training state as bytes: named float32 arrays (weights, optimizer moments) after a JSON header
-// with the small state (epoch, step, scheduler, early stopping, RNG). Used for checkpoints and for
-// the weights in the model bundle.
+// A saved state: named float32 arrays and a JSON metadata member, as an `.npz` that
+// `numpy.load(path)` opens (no pickles). Checkpoints (`checkpoint-file.ts`) and the weights in the
+// model bundle (`weights/weights.npz`) are both written this way.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isDataError, loadNpz, type NdArray, saveNpz } from "@trainkit/data";
+import { LoopError } from "./loop/errors.ts";
 
-const MAGIC = "TKSTATE1";
+/** What a state file holds; recorded as `_metadata.format` and checked on read. */
+export type StateFormat = "trainkit-checkpoint" | "trainkit-weights";
+
+/** How messages name each format. */
+const FORMAT_NAMES = {
+  "trainkit-checkpoint": "a trainkit checkpoint",
+  "trainkit-weights": "trainkit model weights",
+} as const satisfies Record<StateFormat, string>;
+
+/** The layout version of both formats (`_metadata.formatVersion`); a newer one is refused. */
+export const STATE_FORMAT_VERSION = 1;
+
+/** The `.npz` member that holds the metadata: a 0-d unicode string of JSON (`saveNpz`'s `metadata`). */
+export const METADATA_KEY = "_metadata";
+
+/** The file name of the weights inside a model bundle (`weights/weights.npz` in the zip). */
+export const WEIGHTS_FILE = "weights.npz";
 
 export interface NamedArray {
   readonly name: string;
@@ -11,78 +32,131 @@ export interface NamedArray {
 }
 
 export interface EncodedState {
+  /** Float32 arrays; each becomes the member `<name>.npy`, so numpy shows it as `npz[name]`. */
   readonly arrays: readonly NamedArray[];
+  /** JSON-serializable values, written beside `format` and `formatVersion` in `_metadata`. */
   readonly meta: Readonly<Record<string, unknown>>;
 }
 
-/** `MAGIC`, uint32 header length, JSON header, then each array's float32 bytes (little-endian). */
-export function encodeState(state: EncodedState): Uint8Array {
-  let offset = 0;
-  const index = state.arrays.map((a) => {
-    const entry = { name: a.name, shape: a.shape, offset, length: a.data.length };
-    offset += a.data.length;
-    return entry;
+/**
+ * Writes `state` to `path` as an `.npz` (atomically: a temporary file, then a rename). Array names
+ * must be unique and must not be `_metadata`.
+ */
+export async function saveState(path: string, format: StateFormat, state: EncodedState): Promise<void> {
+  const arrays = new Map<string, NdArray>();
+  for (const a of state.arrays) {
+    const clash =
+      a.name === METADATA_KEY ? "is the metadata member's" : arrays.has(a.name) ? "is used twice" : null;
+    if (clash !== null) {
+      throw new LoopError("INVALID_STATE", `${path}: the array name ${JSON.stringify(a.name)} ${clash}.`, {
+        file: path,
+      });
+    }
+    arrays.set(a.name, { dtype: "f4", shape: a.shape, data: a.data });
+  }
+  await saveNpz(path, arrays, {
+    // `format` and `formatVersion` last: `meta` cannot override them.
+    metadata: { ...state.meta, format, formatVersion: STATE_FORMAT_VERSION },
   });
-  const header = new TextEncoder().encode(JSON.stringify({ meta: state.meta, arrays: index }));
-  const head = MAGIC.length + 4 + header.length;
-  const padding = (4 - (head % 4)) % 4;
-  const out = new Uint8Array(head + padding + offset * 4);
-  out.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(out.buffer).setUint32(MAGIC.length, header.length + padding, true);
-  out.set(header, MAGIC.length + 4);
-  out.fill(0x20, MAGIC.length + 4 + header.length, head + padding);
-  const floats = new Float32Array(out.buffer, head + padding, offset);
-  for (const [i, a] of state.arrays.entries()) floats.set(a.data, index[i]!.offset);
-  return out;
 }
 
-export function decodeState(bytes: Uint8Array, what: string): EncodedState {
-  const magic = new TextDecoder().decode(bytes.subarray(0, MAGIC.length));
-  if (magic !== MAGIC) throw new Error(`${what} is not a trainkit state (bad magic "${magic}").`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < MAGIC.length + 4) throw new Error(`${what} is cut short (${bytes.length} bytes).`);
-  const headerLength = view.getUint32(MAGIC.length, true);
-  const start = MAGIC.length + 4;
-  if (start + headerLength > bytes.length || (bytes.length - start - headerLength) % 4 !== 0)
-    throw new Error(
-      `${what} is damaged (its header length ${headerLength} does not fit its ${bytes.length} bytes).`,
-    );
-  let header: {
-    meta: Record<string, unknown>;
-    arrays: { name: string; shape: number[]; offset: number; length: number }[];
-  };
+/**
+ * Reads a state file written by `saveState` (or by numpy with the same layout). Throws `BAD_STATE`
+ * naming `what` when it is not an `.npz`, is damaged (zip CRC-32 and sizes are checked), has no
+ * `_metadata` of `format`, or holds an array that is not float32.
+ */
+export async function loadState(path: string, format: StateFormat, what = path): Promise<EncodedState> {
+  const bad = (why: string, cause?: unknown): LoopError =>
+    // Bytes decoded through a temporary file (`decodeState`) name no file of the user's.
+    new LoopError("BAD_STATE", `${what}: ${why}`, { file: what === path ? path : undefined, cause });
+  let arrays: ReadonlyMap<string, NdArray>;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(start, start + headerLength)));
+    arrays = (await loadNpz(path)).arrays;
   } catch (error) {
-    throw new Error(`${what} is damaged (its header is not valid JSON: ${(error as Error).message}).`);
+    if (!isDataError(error)) throw error;
+    // The reader's message names the file; ours names `what` once, in front.
+    let detail = error.message.split(path).join(what);
+    if (detail.startsWith(`${what}: `)) detail = detail.slice(what.length + 2);
+    detail = detail.replace(/\.$/, "");
+    if (error.code === "NOT_A_ZIP") throw bad(`not ${FORMAT_NAMES[format]}: ${detail}.`, error);
+    if (error.code === "FILE_NOT_FOUND" || error.code === "NOT_A_FILE" || error.code === "READ_FAILED")
+      throw bad(`cannot be read: ${detail}.`, error);
+    throw bad(`cannot be read as an .npz: ${detail}.`, error);
   }
-  const floatCount = (bytes.length - start - headerLength) / 4;
-  if (
-    typeof header !== "object" ||
-    header === null ||
-    !Array.isArray(header.arrays) ||
-    !header.arrays.every(
-      (a) =>
-        typeof a?.name === "string" &&
-        Array.isArray(a.shape) &&
-        Number.isSafeInteger(a.offset) &&
-        Number.isSafeInteger(a.length) &&
-        a.offset >= 0 &&
-        a.length >= 0 &&
-        a.offset + a.length <= floatCount,
-    )
-  ) {
-    throw new Error(`${what} is damaged (its array index is malformed or points past its data).`);
+  const raw = arrays.get(METADATA_KEY);
+  if (raw === undefined) throw bad(`not ${FORMAT_NAMES[format]} (it has no ${METADATA_KEY} member).`);
+  let meta: unknown;
+  try {
+    if (raw.dtype !== "U" || raw.shape.length !== 0) throw new Error("not a 0-d unicode string");
+    meta = JSON.parse(raw.data[0] ?? "");
+  } catch (error) {
+    throw bad(`${METADATA_KEY} is not a JSON string (${(error as Error).message}).`, error);
   }
-  // A copy (Buffer#slice would be a view at any byte offset; Float32Array needs a multiple of 4).
-  const body = new Uint8Array(bytes.subarray(start + headerLength));
-  const floats = new Float32Array(body.buffer, body.byteOffset, body.byteLength / 4);
-  return {
-    meta: header.meta,
-    arrays: header.arrays.map((a) => ({
-      name: a.name,
-      shape: a.shape,
-      data: floats.slice(a.offset, a.offset + a.length),
-    })),
-  };
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) {
+    throw bad(`${METADATA_KEY} is not a JSON object.`);
+  }
+  const { format: found, formatVersion, ...rest } = meta as Record<string, unknown>;
+  if (found !== format) {
+    throw bad(`not ${FORMAT_NAMES[format]} (its ${METADATA_KEY} says format ${JSON.stringify(found)}).`);
+  }
+  if (typeof formatVersion !== "number" || !Number.isInteger(formatVersion) || formatVersion < 1) {
+    throw bad(
+      `${METADATA_KEY}.formatVersion must be a positive integer, got ${JSON.stringify(formatVersion)}.`,
+    );
+  }
+  if (formatVersion > STATE_FORMAT_VERSION) {
+    throw bad(
+      `format version ${formatVersion} is newer than this trainkit reads (${STATE_FORMAT_VERSION}); upgrade trainkit.`,
+    );
+  }
+  const out: NamedArray[] = [];
+  for (const [name, array] of arrays) {
+    if (name === METADATA_KEY) continue;
+    if (array.dtype !== "f4") {
+      throw bad(
+        `${name} is of dtype ${array.dtype}; trainkit saves float32 (convert it with .astype(numpy.float32)).`,
+      );
+    }
+    out.push({ name, shape: array.shape, data: array.data });
+  }
+  return { arrays: out, meta: rest };
+}
+
+/** The bytes of a state file, for a container such as the model bundle. */
+export async function encodeState(format: StateFormat, state: EncodedState): Promise<Uint8Array> {
+  // The `.npz` writer writes files, so the bytes pass through a private temporary folder.
+  const dir = await mkdtemp(join(tmpdir(), "trainkit-state-"));
+  try {
+    const file = join(dir, WEIGHTS_FILE);
+    await saveState(file, format, state);
+    return new Uint8Array(await readFile(file));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Decodes the bytes of a state file (see `loadState`); `what` names them in errors. */
+export async function decodeState(
+  bytes: Uint8Array,
+  format: StateFormat,
+  what: string,
+): Promise<EncodedState> {
+  const dir = await mkdtemp(join(tmpdir(), "trainkit-state-"));
+  try {
+    const file = join(dir, WEIGHTS_FILE);
+    await writeFile(file, bytes);
+    return await loadState(file, format, what);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The bytes of the bundle's `weights/weights.npz`: the model's variables and the input calibration. */
+export function encodeWeights(state: EncodedState): Promise<Uint8Array> {
+  return encodeState("trainkit-weights", state);
+}
+
+/** Decodes a bundle's `weights/weights.npz` (see `loadState`). */
+export function decodeWeights(bytes: Uint8Array, what: string): Promise<EncodedState> {
+  return decodeState(bytes, "trainkit-weights", what);
 }

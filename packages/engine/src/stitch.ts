@@ -76,7 +76,7 @@ export async function reconstruct(
   options: ReconstructOptions,
 ): Promise<{ stitched: Stitched; trained: TrainingSections; bundleFile: string }> {
   const trained = trainedSections(bundle);
-  const model = bundleModel(bundle, data.probe, options.seed, options.weights ?? "trained");
+  const model = await bundleModel(bundle, data.probe, options.seed, options.weights ?? "trained");
   const N = data.N;
   const gridsize = trained.model.gridsize;
   const groups = groupScanData(

@@ -53,7 +53,7 @@ export async function writeBundle(dir: string, model: Record<string, unknown>): 
     packages: { "@trainkit/engine": "0.0.0" },
     payload: { kind: "training", config: { model, training: {}, execution: {} } },
     legacyParams: {},
-    weights: { "weights.bin": new Uint8Array([1, 2, 3]) },
+    weights: { "weights.npz": new Uint8Array([1, 2, 3]) },
   });
   return path;
 }

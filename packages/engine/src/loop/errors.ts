@@ -14,6 +14,8 @@ export type LoopErrorCode =
   | "UNKNOWN_MONITOR"
   /** A checkpoint file or the checkpoint index is damaged or not a trainkit checkpoint. */
   | "BAD_CHECKPOINT"
+  /** A saved state (the bundle's weights, a checkpoint before it is named one) is not a trainkit state `.npz` or is damaged. */
+  | "BAD_STATE"
   /** A data-preparation worker failed or exited early. */
   | "WORKER_FAILED";
 

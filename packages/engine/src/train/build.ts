@@ -1,14 +1,9 @@
 // Training phase 2, the parts: the model, the optimizer over its trainable variables, the learning-rate
 // schedule, the monitored metric, checkpoints, early stopping, the shuffling stream and the batch loader.
 import { join } from "node:path";
-import {
-  type CheckpointManager,
-  createCheckpointManager,
-  createEarlyStopping,
-  type EarlyStopping,
-  type ResolvedMonitor,
-  resolveMonitor,
-} from "../loop/checkpoints.ts";
+import { type CheckpointManager, createCheckpointManager } from "../loop/checkpoint-manager.ts";
+import { createEarlyStopping, type EarlyStopping } from "../loop/early-stopping.ts";
+import { type ResolvedMonitor, resolveMonitor } from "../loop/monitor.ts";
 import { createOptimizer, type Optimizer } from "../loop/optimizers.ts";
 import { createRng, type Rng } from "../loop/rng.ts";
 import { createScheduler, type LrScheduler } from "../loop/schedulers.ts";

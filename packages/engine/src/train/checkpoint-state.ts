@@ -2,9 +2,10 @@
 // optimizer's state beside them, and the small state (epoch, step, scheduler, early stopping, RNG).
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { LAST_CHECKPOINT, readCheckpoint } from "../loop/checkpoints.ts";
+import { readCheckpoint, type TrainingState } from "../loop/checkpoint-file.ts";
+import { LAST_CHECKPOINT } from "../loop/checkpoint-manager.ts";
 import { loadModelArrays } from "../model-weights.ts";
-import { decodeState, encodeState, type NamedArray } from "../state.ts";
+import type { NamedArray } from "../state.ts";
 import type { TrainingParts } from "./build.ts";
 
 /** Where a run starts: epoch 0, step 0, or where its last checkpoint left off. */
@@ -38,23 +39,13 @@ export async function restoreTraining(
   );
   if (exists) {
     const checkpoint = await readCheckpoint(lastPath);
-    const state = decodeState(checkpoint.payload, lastPath);
-    loadModelArrays(
-      model,
-      state.arrays.filter((a) => !a.name.startsWith("optimizer:")),
-      lastPath,
-    );
-    const optimizerState: Record<string, Float32Array | number> = {
-      ...(state.meta.optimizerScalars as Record<string, number>),
-    };
-    for (const a of state.arrays)
-      if (a.name.startsWith("optimizer:")) optimizerState[a.name.slice(10)] = a.data;
-    optimizer.setState(optimizerState);
-    scheduler.setState(state.meta.scheduler as never);
-    early.setState(state.meta.early as never);
-    shuffle.setState(state.meta.rng as never);
-    startEpoch = state.meta.epoch as number;
-    step = state.meta.step as number;
+    loadModelArrays(model, checkpoint.model, lastPath);
+    optimizer.setState({ ...checkpoint.optimizer });
+    scheduler.setState(checkpoint.scheduler as never);
+    early.setState(checkpoint.earlyStopping as never);
+    shuffle.setState(checkpoint.rng as never);
+    startEpoch = checkpoint.epoch + 1;
+    step = checkpoint.step;
     io.stderr(`trainkit-train: resuming from ${lastPath} at epoch ${startEpoch}\n`);
   } else {
     warn(`--resume: no ${lastPath} yet; starting from the beginning`);
@@ -62,31 +53,21 @@ export async function restoreTraining(
   return { epoch: startEpoch, step };
 }
 
-/** The checkpoint payload at the end of `epoch` (0-based): the next epoch is where a resume starts. */
+/** The training state at the end of `epoch` (0-based): the next epoch is where a resume starts. */
 export function checkpointState(
   parts: TrainingParts,
   arrays: readonly NamedArray[],
   epoch: number,
   step: number,
-): Uint8Array {
+): TrainingState {
   const { optimizer, scheduler, early, shuffle } = parts;
-  const optimizerState = optimizer.getState();
-  return encodeState({
-    arrays: [
-      ...arrays,
-      ...Object.entries(optimizerState)
-        .filter((e): e is [string, Float32Array] => e[1] instanceof Float32Array)
-        .map(([name, data]) => ({ name: `optimizer:${name}`, shape: [data.length], data })),
-    ],
-    meta: {
-      epoch: epoch + 1,
-      step,
-      optimizerScalars: Object.fromEntries(
-        Object.entries(optimizerState).filter((e) => typeof e[1] === "number"),
-      ),
-      scheduler: scheduler.getState(),
-      early: early.getState(),
-      rng: shuffle.getState(),
-    },
-  });
+  return {
+    epoch,
+    step,
+    model: arrays,
+    optimizer: optimizer.getState(),
+    scheduler: scheduler.getState(),
+    earlyStopping: early.getState(),
+    rng: shuffle.getState(),
+  };
 }

@@ -209,7 +209,6 @@ async function endEpoch(epochs: Epochs, epoch: number, trainLoss: number): Promi
     return { kind: "diverged", diverged: { what: "weights", epoch, step, loss: Number.NaN } };
   }
   const decision = early.update(metrics[monitor.name] ?? Number.NaN, epoch);
-  const state = checkpointState(parts, arrays, epoch, step);
-  await checkpoints.save({ epoch, step, metrics, payload: state });
+  await checkpoints.save({ ...checkpointState(parts, arrays, epoch, step), metrics });
   return decision.stop ? { kind: "stopped", reason: decision.reason } : { kind: "next" };
 }

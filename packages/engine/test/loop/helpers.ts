@@ -67,3 +67,16 @@ function probe(args: string[]): boolean {
 export const HAS_PYTHON: boolean = probe(["-c", "pass"]);
 export const HAS_PYYAML: boolean = HAS_PYTHON && probe(["-c", "import yaml"]);
 export const HAS_TENSORBOARD: boolean = HAS_PYTHON && probe(["-c", "import tensorboard"]);
+export const HAS_NUMPY: boolean = HAS_PYTHON && probe(["-c", "import numpy"]);
+
+/** Runs `code` in python3 (with `json`, `sys`, `zipfile`, `io` and numpy as `np`); returns its stdout as JSON. */
+export function python(code: string, ...args: string[]): unknown {
+  const out = execFileSync(
+    "python3",
+    ["-c", `import io, json, sys, zipfile\nimport numpy as np\n${code}`, ...args],
+    {
+      encoding: "utf8",
+    },
+  );
+  return JSON.parse(out);
+}
