@@ -27,7 +27,7 @@ import { createProgress } from "./loop/progress.ts";
 import { createRng } from "./loop/rng.ts";
 import { createScheduler } from "./loop/schedulers.ts";
 import { createBatchLoader, planBatches } from "./loop/workers.ts";
-import { lossChart } from "./plot.ts";
+import { writeLossCurve } from "./plot.ts";
 import { decodeState, encodeState, type NamedArray } from "./state.ts";
 import { createPtychoModel, meanTotalIntensity, type PtychoModel } from "./tf/model.ts";
 import { evaluate, lossAndGradients, type TrainingBatch } from "./tf/step.ts";
@@ -434,13 +434,7 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     };
   }
   await mkdir(runDir, { recursive: true });
-  await writeFile(
-    join(runDir, "loss.png"),
-    lossChart({
-      train: history.map((h) => h.train_loss ?? Number.NaN),
-      ...(testGroups ? { val: history.map((h) => h.val_loss ?? Number.NaN) } : {}),
-    }),
-  );
+  const figures = await writeLossCurve(runDir, history, (m) => io.stderr(`trainkit-train: warning: ${m}\n`));
   const bundlePath = join(runDir, "model.zip");
   await writeModelBundle(bundlePath, {
     backend: "embedded",
@@ -462,7 +456,7 @@ export async function train(context: EngineContext): Promise<EngineResult> {
     resolved,
     outputs: {
       "model bundle": "model.zip",
-      "loss curve": "loss.png",
+      ...figures,
       ...(split.folds ? { folds: FOLDS_FILE } : {}),
       ...(execution.logger !== "none" ? { metrics: "lightning_logs/" } : {}),
       ...(execution.enableCheckpointing ? { checkpoints: "checkpoints/" } : {}),

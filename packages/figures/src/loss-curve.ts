@@ -31,6 +31,14 @@ export function formatLoss(value: number): string {
   return new Intl.NumberFormat("en-US", { maximumSignificantDigits: 7 }).format(value).replace("-", "−");
 }
 
+/** A domain around a constant value (one epoch): vega would draw a scale of zero width. */
+function flatDomain(values: readonly number[]): { domain?: [number, number] } {
+  const lo = Math.min(...values);
+  if (Math.max(...values) > lo) return {};
+  const pad = Math.max(Math.abs(lo) * 0.05, 1e-3);
+  return { domain: [lo - pad, lo + pad] };
+}
+
 /** The mode `auto` picks for these series (each the finite values of one loss, in epoch order). */
 export function chooseLossAxisMode(series: readonly (readonly number[])[]): LossAxisMode {
   const all = series.flat();
@@ -38,6 +46,8 @@ export function chooseLossAxisMode(series: readonly (readonly number[])[]): Loss
   const magnitude = Math.max(...all.map(Math.abs));
   const span = Math.max(...all) - Math.min(...all);
   const ownSpan = Math.max(...series.filter((s) => s.length > 0).map((s) => Math.max(...s) - Math.min(...s)));
+  // Nothing changes (one epoch, or a constant loss): the values themselves say most.
+  if (ownSpan === 0) return "absolute";
   // Every tick label would repeat the same leading digits, or the curves sit far apart and each looks flat.
   return ownSpan < 0.1 * magnitude || span > 3 * ownSpan ? "change" : "absolute";
 }
@@ -113,7 +123,7 @@ export function lossCurveSpec(
         field: mode === "change" ? "change" : "loss",
         type: "quantitative",
         title: mode === "change" ? "change in loss since the first epoch" : "loss",
-        scale: { zero: false },
+        scale: { zero: false, ...flatDomain(rows.map((r) => (mode === "change" ? r.change : r.loss))) },
         axis: { tickCount: 6 },
       },
       color: {
