@@ -18,7 +18,7 @@ import {
 /** Where a figure went: output name -> file in the run directory. */
 export type FigureOutputs = Record<string, string>;
 
-/** Writes `<name>.svg` and `<name>.png`; returns the outputs written, or warns and returns none. */
+/** Writes `<name>.svg` and `<name>.png`; returns the outputs written (warning about any it could not draw). */
 async function writeFigure(
   runDir: string,
   name: string,
@@ -26,17 +26,22 @@ async function writeFigure(
   spec: () => Record<string, unknown>,
   warn: (message: string) => void,
 ): Promise<FigureOutputs> {
-  const written: FigureOutputs = {};
+  let svg: string;
   try {
-    const svg = await renderSvg(spec());
+    svg = await renderSvg(spec());
     await writeFile(join(runDir, `${name}.svg`), svg);
-    written[`${label} (SVG)`] = `${name}.svg`;
-    await writeFile(join(runDir, `${name}.png`), await renderPng(svg));
-    written[label] = `${name}.png`;
   } catch (error) {
-    warn(`could not draw ${name}.png: ${(error as Error).message}`);
+    warn(`could not draw ${name}.svg and ${name}.png: ${(error as Error).message}`);
+    return {};
   }
-  return written;
+  try {
+    await writeFile(join(runDir, `${name}.png`), await renderPng(svg));
+  } catch (error) {
+    // The PNG renderer is a native addon: a platform without it still gets the SVG.
+    warn(`could not draw ${name}.png (${name}.svg is written): ${(error as Error).message}`);
+    return { [`${label}, SVG`]: `${name}.svg` };
+  }
+  return { [label]: `${name}.png`, [`${label}, SVG`]: `${name}.svg` };
 }
 
 /**

@@ -283,9 +283,12 @@ export function comparisonFigureSpec(
   const bothMask = new Uint8Array(2 * n);
   for (let k = 0; k < n; k++) bothMask[k] = bothMask[n + k] = mask[k] ? 1 : 0;
   const amplitudeDomain = quantileDomain(both, bothMask);
+  // Centred on zero, out to the 99th percentile of the error's size over the region.
   const symmetric = (values: Float64Array, cap?: number): [number, number] => {
-    const abs = Float64Array.from(values, Math.abs);
-    const m = Math.max(quantileDomain(abs, mask, 0, 0.99)[1], 1e-12);
+    const sizes: number[] = [];
+    for (let k = 0; k < n; k++) if (mask[k] && Number.isFinite(values[k])) sizes.push(Math.abs(values[k]!));
+    sizes.sort((a, b) => a - b);
+    const m = Math.max(sizes[Math.min(sizes.length - 1, Math.floor(0.99 * sizes.length))] ?? 0, 1e-12);
     const limit = cap === undefined ? m : Math.min(m, cap);
     return [-limit, limit];
   };
