@@ -25,7 +25,9 @@ export async function bundle(name) {
     platform: "node",
     target: "node20",
     conditions: ["@trainkit/source"],
-    external: ["@tensorflow/*", "cli-progress", "yaml", "vega", "vega-lite"],
+    // vega and vega-lite are imported when a figure is drawn; resvg is a native addon (a .node file per
+    // platform, which no bundle can hold).
+    external: ["@tensorflow/*", "@resvg/resvg-js", "cli-progress", "yaml", "vega", "vega-lite"],
     minify: true,
     sourcemap: "linked",
     legalComments: "none",

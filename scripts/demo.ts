@@ -84,12 +84,14 @@ const scores = (m: Scores) =>
   `amplitude PSNR ${m.amplitudePsnr.toFixed(1)} dB, SSIM ${m.amplitudeSsim.toFixed(2)}; phase PSNR ${m.phasePsnr.toFixed(1)} dB, SSIM ${m.phaseSsim.toFixed(2)}`;
 step("Done");
 const infer = (file: string) => rel(join(out, "infer", file));
-console.log(`  reconstruction  ${infer("amplitude.png")}, ${infer("phase.png")}`);
-console.log(`  ground truth    ${infer("truth-amplitude.png")}, ${infer("truth-phase.png")}`);
+console.log(`  reconstruction  ${infer("amplitude.png")}, ${infer("phase.png")} (and .svg)`);
+console.log(`  vs ground truth ${infer("comparison.png")} (truth | reconstruction | error; and .svg)`);
 console.log(`  trained model   ${scores(metrics)}`);
 console.log(`  untrained model ${scores(metrics.untrained)}  (same weights training started from)`);
 console.log(`  metrics         ${infer("metrics.json")}`);
-console.log(`  loss curve      ${rel(join(out, "train/loss.png"))}`);
+console.log(
+  `  loss curve      ${rel(join(out, "train/loss.png"))} (and .svg; train, validation, learning rate)`,
+);
 console.log(
   `  audit           ${rel(join(out, "train/audit.json"))} (which level set each value, and from where)`,
 );

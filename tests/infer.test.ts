@@ -67,9 +67,21 @@ describe("trainkit-infer on the embedded engine", () => {
     const { arrays } = await loadNpz(join(out, "reconstruction.npz"));
     expect([...arrays.keys()].sort()).toEqual(["amplitude", "illumination", "object", "phase", "scanned"]);
     expect(arrays.get("object")?.dtype).toBe("c8");
-    for (const png of ["amplitude.png", "phase.png"]) {
-      expect(readFileSync(join(out, png)).subarray(1, 4).toString()).toBe("PNG");
+    // Colour-mapped figures with colour bars, and the truth | reconstruction | error comparison (the
+    // test file carries objectGuess); each as SVG and PNG.
+    for (const name of ["amplitude", "phase", "comparison"]) {
+      expect(
+        readFileSync(join(out, `${name}.png`))
+          .subarray(1, 4)
+          .toString(),
+      ).toBe("PNG");
+      expect(readFileSync(join(out, `${name}.svg`), "utf8")).toMatch(
+        /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
+      );
     }
+    expect(readFileSync(join(out, "comparison.svg"), "utf8")).toContain("phase error");
+    expect(readFileSync(join(trainRun, "loss.svg"), "utf8")).toContain("learning rate");
+    expect(readFileSync(join(trainRun, "loss.png")).subarray(1, 4).toString()).toBe("PNG");
     const metrics = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
     for (const key of ["amplitudePsnr", "amplitudeSsim", "phasePsnr", "phaseSsim", "amplitudeScale"]) {
       expect(Number.isFinite(metrics[key])).toBe(true);

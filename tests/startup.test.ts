@@ -38,10 +38,10 @@ describe("start-up paths", () => {
       ],
     ],
     [["--train-data-file", train, "--n-groups", "8", "--explain", "model.N"]],
-  ])("never load TensorFlow.js or the engine (%j)", (args) => {
+  ])("never load TensorFlow.js, the engine or the plotting libraries (%j)", (args) => {
     const imports = importsOf(args);
     // --help prints the pre-rendered text without importing the bundle at all.
     expect(imports.some((s) => s.includes("bin.js"))).toBe(!args.includes("--help"));
-    expect(imports.filter((s) => /tensorflow|engine|src-\w+\.js$/.test(s))).toEqual([]);
+    expect(imports.filter((s) => /tensorflow|engine|vega|resvg|src-\w+\.js$/.test(s))).toEqual([]);
   });
 });

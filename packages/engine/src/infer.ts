@@ -8,22 +8,10 @@ import { trainedSections } from "./bundle.ts";
 import { ENGINE_VERSION } from "./capabilities.ts";
 import { startCompute } from "./compute.ts";
 import { loadScanData } from "./dataset.ts";
-import { encodePng, toGrey } from "./png.ts";
+import { writeReconstructionImages } from "./plot.ts";
 import { reconstructionQuality } from "./reconstruction-quality.ts";
 import { type EngineResult, type InferenceContext, warningsOf } from "./run-context.ts";
 import { polar, type ReconstructOptions, reconstruct, type Stitched, scannedRegion } from "./stitch.ts";
-
-/**
- * Greyscale over the region, black to white from the 1st to the 99th percentile of its values (a
- * few stray pixels at the region's edge would otherwise flatten the whole image).
- */
-function scaled(values: Float32Array, mask: Uint8Array): Uint8Array {
-  const inside: number[] = [];
-  for (let k = 0; k < values.length; k++) if (mask[k] && Number.isFinite(values[k])) inside.push(values[k]!);
-  inside.sort((a, b) => a - b);
-  const at = (q: number) => inside[Math.min(inside.length - 1, Math.floor(q * inside.length))] ?? 0;
-  return toGrey(values, at(0.01), at(0.99), mask);
-}
 
 /** Reconstructs the object of an inference payload into `runDir`. */
 export async function infer(context: InferenceContext): Promise<EngineResult> {
@@ -76,21 +64,12 @@ export async function infer(context: InferenceContext): Promise<EngineResult> {
     illumination: grid(stitched.illumination),
     scanned: grid(region),
   });
-  await writeFile(join(runDir, "amplitude.png"), encodePng(width, height, scaled(amplitude, region), 1));
-  await writeFile(join(runDir, "phase.png"), encodePng(width, height, scaled(phase, region), 1));
-  const truthImages: Record<string, string> = {};
-  if (data.object) {
-    // The true object over the same region, each image scaled to its own range, for side-by-side viewing.
-    const truth = polar(data.object.re, data.object.im);
-    for (const [name, file, values] of [
-      ["truthAmplitude", "truth-amplitude.png", truth.amplitude],
-      ["truthPhase", "truth-phase.png", truth.phase],
-    ] as const) {
-      await writeFile(join(runDir, file), encodePng(width, height, scaled(values, region), 1));
-      truthImages[name] = file;
-    }
-  }
   const quality = data.object ? reconstructionQuality(stitched, data.object) : undefined;
+  const figures = await writeReconstructionImages(
+    runDir,
+    { width, height, amplitude, phase, region, truth: data.object, alignment: quality },
+    warningsOf(context.io),
+  );
   const untrained = baseline && data.object ? reconstructionQuality(baseline, data.object) : undefined;
   const metrics = {
     patterns: data.M,
@@ -111,9 +90,7 @@ export async function infer(context: InferenceContext): Promise<EngineResult> {
     },
     outputs: {
       reconstruction: "reconstruction.npz",
-      amplitude: "amplitude.png",
-      phase: "phase.png",
-      ...truthImages,
+      ...figures,
       metrics: "metrics.json",
     },
   };

@@ -1,136 +1,131 @@
-// A loss-curve chart as a PNG: train and validation loss per epoch, with axes, ticks and labels
-// drawn with a tiny built-in 5x7 bitmap font (no graphics library needed).
-import { encodePng } from "./png.ts";
+// The figures a run writes to its directory, drawn by @trainkit/figures (vega-lite specs rendered
+// to SVG by vega, and to PNG by resvg; both are imported there when the first figure is drawn).
+// A figure that cannot be drawn is a warning, never a failed run: the model and the numbers matter
+// more than their pictures.
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  amplitudeFigureSpec,
+  comparisonFigureSpec,
+  type EpochMetrics,
+  lossCurveSpec,
+  phaseFigureSpec,
+  renderPng,
+  renderSvg,
+  wrapPhase,
+} from "@trainkit/figures";
 
-const FONT: Readonly<Record<string, readonly number[]>> = {
-  "0": [14, 17, 19, 21, 25, 17, 14],
-  "1": [4, 12, 4, 4, 4, 4, 14],
-  "2": [14, 17, 1, 2, 4, 8, 31],
-  "3": [31, 2, 4, 2, 1, 17, 14],
-  "4": [2, 6, 10, 18, 31, 2, 2],
-  "5": [31, 16, 30, 1, 1, 17, 14],
-  "6": [6, 8, 16, 30, 17, 17, 14],
-  "7": [31, 1, 2, 4, 8, 8, 8],
-  "8": [14, 17, 17, 14, 17, 17, 14],
-  "9": [14, 17, 17, 15, 1, 2, 12],
-  ".": [0, 0, 0, 0, 0, 12, 12],
-  "-": [0, 0, 0, 31, 0, 0, 0],
-  "+": [0, 4, 4, 31, 4, 4, 0],
-  " ": [0, 0, 0, 0, 0, 0, 0],
-  e: [0, 0, 14, 17, 31, 16, 14],
-  t: [8, 8, 28, 8, 8, 9, 6],
-  r: [0, 0, 22, 25, 16, 16, 16],
-  a: [0, 0, 14, 1, 15, 17, 15],
-  i: [4, 0, 12, 4, 4, 4, 14],
-  n: [0, 0, 22, 25, 17, 17, 17],
-  v: [0, 0, 17, 17, 17, 10, 4],
-  l: [12, 4, 4, 4, 4, 4, 14],
-  o: [0, 0, 14, 17, 17, 17, 14],
-  s: [0, 0, 15, 16, 14, 1, 30],
-  p: [0, 0, 30, 17, 30, 16, 16],
-  c: [0, 0, 14, 16, 16, 17, 14],
-  h: [16, 16, 22, 25, 17, 17, 17],
-};
+/** Where a figure went: output name -> file in the run directory. */
+export type FigureOutputs = Record<string, string>;
 
-type Rgb = readonly [number, number, number];
+/** Writes `<name>.svg` and `<name>.png`; returns the outputs written (warning about any it could not draw). */
+async function writeFigure(
+  runDir: string,
+  name: string,
+  label: string,
+  spec: () => Record<string, unknown>,
+  warn: (message: string) => void,
+): Promise<FigureOutputs> {
+  let svg: string;
+  try {
+    svg = await renderSvg(spec());
+    await writeFile(join(runDir, `${name}.svg`), svg);
+  } catch (error) {
+    warn(`could not draw ${name}.svg and ${name}.png: ${(error as Error).message}`);
+    return {};
+  }
+  try {
+    await writeFile(join(runDir, `${name}.png`), await renderPng(svg));
+  } catch (error) {
+    // The PNG renderer is a native addon: a platform without it still gets the SVG.
+    warn(`could not draw ${name}.png (${name}.svg is written): ${(error as Error).message}`);
+    return { [`${label}, SVG`]: `${name}.svg` };
+  }
+  return { [label]: `${name}.png`, [`${label}, SVG`]: `${name}.svg` };
+}
 
-class Canvas {
-  readonly pixels: Uint8Array;
+/**
+ * `loss.svg` and `loss.png`: train and validation loss per epoch (each as its change since its
+ * first epoch when the values are large, as a Poisson NLL in counts is), the learning rate below.
+ */
+export async function writeLossCurve(
+  runDir: string,
+  history: readonly EpochMetrics[],
+  warn: (message: string) => void,
+): Promise<FigureOutputs> {
+  if (history.length === 0) return {};
+  return writeFigure(runDir, "loss", "loss curve", () => lossCurveSpec(history), warn);
+}
+
+/** What inference hands over to draw: the stitched object's polar form over its canvas. */
+export interface ReconstructionImages {
   readonly width: number;
   readonly height: number;
-  constructor(width: number, height: number) {
-    this.width = width;
-    this.height = height;
-    this.pixels = new Uint8Array(width * height * 3).fill(255);
-  }
-  set(x: number, y: number, [r, g, b]: Rgb): void {
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    const k = (Math.round(y) * this.width + Math.round(x)) * 3;
-    this.pixels[k] = r;
-    this.pixels[k + 1] = g;
-    this.pixels[k + 2] = b;
-  }
-  line(x0: number, y0: number, x1: number, y1: number, color: Rgb, thickness = 1): void {
-    const steps = Math.max(1, Math.ceil(Math.hypot(x1 - x0, y1 - y0)));
-    for (let s = 0; s <= steps; s++) {
-      const x = x0 + ((x1 - x0) * s) / steps;
-      const y = y0 + ((y1 - y0) * s) / steps;
-      for (let d = -(thickness >> 1); d <= thickness >> 1; d++) {
-        this.set(x, y + d, color);
-        this.set(x + d, y, color);
-      }
-    }
-  }
-  text(x: number, y: number, text: string, color: Rgb): void {
-    for (const [i, ch] of [...text].entries()) {
-      const rows = FONT[ch] ?? FONT[" "]!;
-      rows.forEach((bits, row) => {
-        for (let col = 0; col < 5; col++) if (bits & (16 >> col)) this.set(x + i * 6 + col, y + row, color);
-      });
-    }
-  }
+  readonly amplitude: Float32Array;
+  readonly phase: Float32Array;
+  /** The scanned region (1 inside): figures show its bounding box and colour only it. */
+  readonly region: Uint8Array;
+  /** The true object on the same canvas, when the test data has `objectGuess`. */
+  readonly truth?: { readonly re: Float32Array; readonly im: Float32Array } | undefined;
+  /** The global phase offset and amplitude scale that align the reconstruction to the truth (as scored). */
+  readonly alignment?: { readonly globalPhaseOffset?: number; readonly amplitudeScale?: number } | undefined;
 }
 
-function label(value: number): string {
-  const abs = Math.abs(value);
-  return abs !== 0 && (abs >= 1e4 || abs < 1e-2)
-    ? value.toExponential(1)
-    : String(Number(value.toPrecision(3)));
-}
-
-const TRAIN: Rgb = [31, 119, 180];
-const VAL: Rgb = [255, 127, 14];
-const AXIS: Rgb = [80, 80, 80];
-const GRID: Rgb = [225, 225, 225];
-
-/** A PNG line chart of loss per epoch (train in blue, validation in orange). */
-export function lossChart(series: {
-  readonly train: readonly number[];
-  readonly val?: readonly number[];
-}): Uint8Array {
-  const width = 640;
-  const height = 400;
-  const left = 70;
-  const right = 20;
-  const top = 30;
-  const bottom = 40;
-  const canvas = new Canvas(width, height);
-  const all = [...series.train, ...(series.val ?? [])].filter(Number.isFinite);
-  let lo = Math.min(...all);
-  let hi = Math.max(...all);
-  if (!(hi > lo)) {
-    lo -= 1;
-    hi += 1;
+/**
+ * `amplitude.{svg,png}` (viridis over the 1st-99th percentile of the scanned region),
+ * `phase.{svg,png}` (a cyclic map over [-pi, pi]), each with a colour bar and cropped to the scanned
+ * region, and with the truth `comparison.{svg,png}`: truth | reconstruction | error for amplitude
+ * and phase, the reconstruction aligned to the truth as the scores are.
+ */
+export async function writeReconstructionImages(
+  runDir: string,
+  images: ReconstructionImages,
+  warn: (message: string) => void,
+): Promise<FigureOutputs> {
+  const { width, height, region: mask } = images;
+  const options = { width, height, mask };
+  const outputs: FigureOutputs = {
+    ...(await writeFigure(
+      runDir,
+      "amplitude",
+      "amplitude",
+      () => amplitudeFigureSpec(images.amplitude, options),
+      warn,
+    )),
+    ...(await writeFigure(runDir, "phase", "phase", () => phaseFigureSpec(images.phase, options), warn)),
+  };
+  const { truth, alignment } = images;
+  if (!truth) return outputs;
+  const n = width * height;
+  const scale = alignment?.amplitudeScale ?? 1;
+  const offset = alignment?.globalPhaseOffset ?? 0;
+  const trueAmplitude = new Float32Array(n);
+  const truePhase = new Float32Array(n);
+  const amplitude = new Float32Array(n);
+  const phase = new Float32Array(n);
+  for (let k = 0; k < n; k++) {
+    trueAmplitude[k] = Math.hypot(truth.re[k]!, truth.im[k]!);
+    truePhase[k] = Math.atan2(truth.im[k]!, truth.re[k]!);
+    amplitude[k] = images.amplitude[k]! * scale;
+    phase[k] = wrapPhase(images.phase[k]! - offset);
   }
-  const epochs = Math.max(series.train.length, series.val?.length ?? 0);
-  const px = (epoch: number) => left + ((width - left - right) * epoch) / Math.max(1, epochs - 1);
-  const py = (value: number) => height - bottom - ((height - top - bottom) * (value - lo)) / (hi - lo);
-  for (let t = 0; t <= 4; t++) {
-    const value = lo + ((hi - lo) * t) / 4;
-    canvas.line(left, py(value), width - right, py(value), GRID);
-    canvas.text(4, py(value) - 3, label(value), AXIS);
-  }
-  canvas.line(left, top, left, height - bottom, AXIS);
-  canvas.line(left, height - bottom, width - right, height - bottom, AXIS);
-  const tickEvery = Math.max(1, Math.ceil(epochs / 10));
-  for (let e = 0; e < epochs; e += tickEvery) {
-    canvas.line(px(e), height - bottom, px(e), height - bottom + 4, AXIS);
-    canvas.text(px(e) - 3, height - bottom + 8, String(e), AXIS);
-  }
-  canvas.text(width / 2 - 15, height - 14, "epoch", AXIS);
-  for (const [values, color] of [
-    [series.train, TRAIN],
-    [series.val ?? [], VAL],
-  ] as const) {
-    for (let e = 1; e < values.length; e++)
-      canvas.line(px(e - 1), py(values[e - 1]!), px(e), py(values[e]!), color, 2);
-    if (values.length === 1) canvas.line(px(0) - 2, py(values[0]!), px(0) + 2, py(values[0]!), color, 3);
-  }
-  canvas.line(width - 150, 14, width - 135, 14, TRAIN, 2);
-  canvas.text(width - 130, 11, "train loss", AXIS);
-  if (series.val) {
-    canvas.line(width - 150, 24, width - 135, 24, VAL, 2);
-    canvas.text(width - 130, 21, "val loss", AXIS);
-  }
-  return encodePng(width, height, canvas.pixels, 3);
+  return {
+    ...outputs,
+    ...(await writeFigure(
+      runDir,
+      "comparison",
+      "comparison",
+      () =>
+        comparisonFigureSpec(
+          { amplitude: trueAmplitude, phase: truePhase },
+          { amplitude, phase },
+          {
+            ...options,
+            title:
+              "truth | reconstruction | error (reconstruction aligned: global phase removed, amplitude scaled)",
+          },
+        ),
+      warn,
+    )),
+  };
 }

@@ -1,13 +1,13 @@
 // Training phase 4, the outputs: the run's facts for the manifest, the values settled at run time,
 // and, for a run that finished, the loss curve and the model bundle.
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { writeTrainedBundle } from "../bundle.ts";
 import { ENGINE_VERSION } from "../capabilities.ts";
 import type { ComputeStart } from "../compute.ts";
 import { modelArrays } from "../model-weights.ts";
-import { lossChart } from "../plot.ts";
-import type { EngineResult, TrainingContext } from "../run-context.ts";
+import { writeLossCurve } from "../plot.ts";
+import { type EngineResult, type TrainingContext, warningsOf } from "../run-context.ts";
 import type { TrainingParts } from "./build.ts";
 import { FOLDS_FILE, type TrainingData } from "./data.ts";
 import type { LoopOutcome } from "./loop.ts";
@@ -22,7 +22,7 @@ export async function finishTraining(
 ): Promise<EngineResult> {
   const { runDir } = context;
   const { execution } = context.payload.config;
-  const { split, testGroups } = data;
+  const { split } = data;
   const { model, optimizer, monitor, checkpoints, dataIntensity } = parts;
   const { history, interrupted, diverged } = outcome;
   const details = runDetails(compute, data, parts, outcome);
@@ -53,13 +53,7 @@ export async function finishTraining(
     };
   }
   await mkdir(runDir, { recursive: true });
-  await writeFile(
-    join(runDir, "loss.png"),
-    lossChart({
-      train: history.map((h) => h.train_loss ?? Number.NaN),
-      ...(testGroups ? { val: history.map((h) => h.val_loss ?? Number.NaN) } : {}),
-    }),
-  );
+  const figures = await writeLossCurve(runDir, history, warningsOf(context.io));
   await writeTrainedBundle(join(runDir, "model.zip"), {
     config: context.payload.config,
     legacy: context.payload.legacy,
@@ -76,7 +70,7 @@ export async function finishTraining(
     resolved,
     outputs: {
       "model bundle": "model.zip",
-      "loss curve": "loss.png",
+      ...figures,
       ...(split ? { folds: FOLDS_FILE } : {}),
       ...(execution.logger !== "none" ? { metrics: "lightning_logs/" } : {}),
       ...(execution.enableCheckpointing ? { checkpoints: "checkpoints/" } : {}),

@@ -1,5 +1,6 @@
-// A minimal PNG writer (8-bit greyscale or RGB), enough for reconstructions and loss curves.
+// A minimal PNG writer (8-bit greyscale, RGB or RGBA): the raster inside image figures.
 import { crc32, deflateSync } from "node:zlib";
+import { FigureError } from "./errors.ts";
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
@@ -13,16 +14,31 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Encodes `pixels` (row-major, `channels` bytes per pixel: 1 grey, 3 RGB) as a PNG file. */
-export function encodePng(width: number, height: number, pixels: Uint8Array, channels: 1 | 3): Uint8Array {
+const COLOUR_TYPE = { 1: 0, 3: 2, 4: 6 } as const;
+
+/** Encodes `pixels` (row-major, `channels` bytes per pixel: 1 grey, 3 RGB, 4 RGBA) as a PNG file. */
+export function encodePng(
+  width: number,
+  height: number,
+  pixels: Uint8Array,
+  channels: 1 | 3 | 4,
+): Uint8Array {
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
+    throw new FigureError(
+      "INVALID_INPUT",
+      `encodePng: width and height must be positive integers, got ${width}x${height}.`,
+    );
   if (pixels.length !== width * height * channels)
-    throw new Error(`encodePng: expected ${width * height * channels} bytes, got ${pixels.length}`);
+    throw new FigureError(
+      "INVALID_INPUT",
+      `encodePng: a ${width}x${height} image of ${channels} channels is ${width * height * channels} bytes, got ${pixels.length}.`,
+    );
   const header = new Uint8Array(13);
   const view = new DataView(header.buffer);
   view.setUint32(0, width);
   view.setUint32(4, height);
   header[8] = 8; // bit depth
-  header[9] = channels === 1 ? 0 : 2; // colour type
+  header[9] = COLOUR_TYPE[channels];
   const stride = width * channels;
   const raw = new Uint8Array((stride + 1) * height);
   for (let y = 0; y < height; y++) {
@@ -40,23 +56,6 @@ export function encodePng(width: number, height: number, pixels: Uint8Array, cha
   for (const p of parts) {
     out.set(p, offset);
     offset += p.length;
-  }
-  return out;
-}
-
-/** Maps values to 0..255 between the given bounds (NaN and masked-out pixels become 0). */
-export function toGrey(
-  values: ArrayLike<number>,
-  low: number,
-  high: number,
-  mask?: ArrayLike<number>,
-): Uint8Array {
-  const out = new Uint8Array(values.length);
-  const span = high > low ? high - low : 1;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if ((mask && !mask[i]) || !Number.isFinite(v)) continue;
-    out[i] = Math.max(0, Math.min(255, Math.round(((v - low) / span) * 255)));
   }
   return out;
 }
