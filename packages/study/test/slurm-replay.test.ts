@@ -175,6 +175,45 @@ describe("createSlurmExecutor poll", () => {
     expect(cluster.stderr).toEqual([]);
   });
 
+  it("never counts a job's own ending (COMPLETING after its record was written) as another attempt", async () => {
+    const cluster = fakeCluster(1);
+    await cluster.executor.reattach?.(cluster.ctx);
+    const ended = new Date().toISOString();
+    const seen: (readonly unknown[])[] = [];
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|RUNNING|None\n`,
+        sacct: row("RUNNING"),
+        record: { attempt: 1 },
+      }),
+    );
+    // `scontrol requeue`: the script traps SIGTERM and writes `interrupted` while Slurm still shows
+    // the job COMPLETING; then it is pending again, then it runs as attempt 2.
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|COMPLETING|None\n`,
+        sacct: row("RUNNING"),
+        record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: ended },
+      }),
+    );
+    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|PENDING|BeginTime\n`, sacct: row("PENDING") }));
+    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") }));
+    // Attempt 2 ends normally: COMPLETING with its `exited` record, then COMPLETED.
+    const done = { attempt: 2, restartCount: 1, state: "exited", exitCode: 0, endedAt: ended } as const;
+    seen.push(
+      await cluster.poll({ squeue: `${ARRAY}_0|COMPLETING|None\n`, sacct: row("COMPLETING"), record: done }),
+    );
+    seen.push(await cluster.poll({ sacct: row("COMPLETED", "0:0", ended.slice(0, 19)) }));
+    expect(seen).toEqual([
+      [{ index: 0, status: "running", attempt: 1 }],
+      [],
+      [{ index: 0, status: "preempted", attempt: 1 }],
+      [{ index: 0, status: "running", attempt: 2 }],
+      [],
+      [{ index: 0, status: "succeeded", attempt: 2 }],
+    ]);
+  });
+
   it("keeps what it reported when sacct fails for a poll, and says so", async () => {
     const cluster = fakeCluster(2);
     await cluster.executor.reattach?.(cluster.ctx);

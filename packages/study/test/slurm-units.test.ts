@@ -238,6 +238,19 @@ describe("judgeJob", () => {
     expect(verdict?.message).toContain("requeued");
   });
 
+  it("counts a COMPLETING job as the attempt its record names: that attempt is ending", () => {
+    for (const state of ["exited", "interrupted"] as const) {
+      expect(
+        judgeJob(
+          observe({
+            squeue: parseSqueue("1_0|COMPLETING|None")[0]!,
+            record: record({ state, exitCode: state === "exited" ? 0 : 143 }),
+          }),
+        ),
+      ).toMatchObject({ status: "running", attempt: 1 });
+    }
+  });
+
   it("counts a running requeued job as the next attempt before it wrote its own record", () => {
     const verdict = judgeJob(
       observe({

@@ -146,7 +146,10 @@ export function judgeJob(o: Observation): Verdict | null {
   const liveReason = o.squeue?.reason ?? o.sacct?.reason ?? "";
   if (live !== undefined && LIVE_RUNNING.has(live)) {
     // A record that is not `running` is the previous attempt's: this one has not written its own yet.
-    const running = record && record.state !== "running" ? record.attempt + 1 : attempt;
+    // Except while COMPLETING: that is the record's own attempt ending (its script wrote the record
+    // on the way out, after a requeue's SIGTERM or at a normal end), not a new attempt.
+    const running =
+      record && record.state !== "running" && live !== "COMPLETING" ? record.attempt + 1 : attempt;
     const message = live === "RUNNING" ? undefined : live;
     return message === undefined
       ? { status: "running", attempt: running, exitCode: null }
