@@ -1,6 +1,6 @@
+import { renderSvg } from "@trainkit/figures";
 import { beforeAll, describe, expect, it } from "vitest";
 import { metricFigureSpec, wrap, xScaleFor } from "../src/report/figures.ts";
-import { renderSvg } from "../src/report/svg.ts";
 import { renderReport, resultsCsv } from "../src/report.ts";
 import { NO_METRICS } from "../src/results.ts";
 import { computeStatistics, type ReportOptions } from "../src/statistics.ts";
@@ -239,12 +239,12 @@ describe("renderReport", () => {
     ] as const) {
       const spec = metricFigureSpec(rows, "amplitudePsnr", axis(x), axis(c), []);
       const warnings: string[] = [];
-      await renderSvg(spec as Record<string, unknown>, warnings);
+      await renderSvg(spec as Record<string, unknown>, { warnings });
       expect(warnings).toEqual([]);
     }
     const single = metricFigureSpec(rows, "phaseSsim", axis("training.nphotons"), null, ["loss"]);
     const warnings: string[] = [];
-    const svg = parseXml(await renderSvg(single as Record<string, unknown>, warnings));
+    const svg = parseXml(await renderSvg(single as Record<string, unknown>, { warnings }));
     expect(warnings).toEqual([]);
     expect(marks(svg, "points_marks")).toHaveLength(3);
     expect(

@@ -1,3 +1,4 @@
+import { renderSvg } from "@trainkit/figures";
 import {
   type AxisLevel,
   axisValueKey,
@@ -7,7 +8,6 @@ import {
 } from "../statistics.ts";
 import { type AxisValue, JOB_STATUSES, type JobStatus, type MetricName, type ResultRow } from "../types.ts";
 import { formatAxisValue, formatPercent, METRIC_LABELS, metricTitle, slug } from "./format.ts";
-import { renderSvg } from "./svg.ts";
 
 /** A rendered figure: report.md references it as `figures/<name>.svg`. */
 export interface ReportFigure {
