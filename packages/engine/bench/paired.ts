@@ -5,9 +5,10 @@
  * changing within minutes) hits every case alike.
  *
  *   tsx --conditions=@trainkit/source packages/engine/bench/paired.ts \
- *     [--ref main] [--scales 2] [--batch 16] [--threads 2] [--rounds 12] [--forward] [--profile]
+ *     [--ref main] [--scales 2] [--batches 16] [--threads 2] [--rounds 12] [--forward] [--profile]
  *
- * Cases: for each width in `--scales`, `new` (this tree) and, with `--ref`, `old`. Each round runs
+ * Cases: for each width in `--scales` and batch size in `--batches`, `new` (this tree) and, with
+ * `--ref`, `old`. Each round runs
  * every case once, in an order rotated round by round. Printed: the median step per case, the
  * median of the per-round ratios to the first case, and for old vs new a check that the loss and
  * every gradient are byte-identical. `--profile` prints each case's kernel profile first (by layer
@@ -34,7 +35,7 @@ const { values } = parseArgs({
   options: {
     ref: { type: "string" },
     scales: { type: "string", default: "2" },
-    batch: { type: "string", default: "16" },
+    batches: { type: "string", default: "16" },
     threads: { type: "string", default: "2" },
     rounds: { type: "string", default: "12" },
     forward: { type: "boolean", default: false },
@@ -42,7 +43,7 @@ const { values } = parseArgs({
   },
 });
 const N = 64;
-const batch = Number(values.batch);
+const batches = (values.batches ?? "16").split(",").map(Number);
 const rounds = Number(values.rounds);
 const scales = (values.scales ?? "2").split(",").map(Number);
 
@@ -106,11 +107,10 @@ if (values.ref !== undefined) {
   });
 }
 
-const diffraction = tf.tensor4d(randomArray(batch * N * N, 2, 0, 1), [batch, N, N, 1]) as Tensor4D;
-
 interface Case {
   readonly label: string;
   readonly scale: number;
+  readonly batch: number;
   readonly engine: Engine;
   readonly run: () => { loss: number; grads: Map<string, Tensor> };
   readonly ms: number[];
@@ -140,16 +140,20 @@ function createModel(engine: Engine, scale: number): ReturnType<typeof createPty
 }
 
 const cases: Case[] = [];
-for (const scale of scales) {
-  for (const engine of engines) {
-    const model = createModel(engine, scale);
-    const run = values.forward
-      ? () => {
-          const loss = tf.tidy(() => model.forward({ diffraction }).intensity?.dataSync()[0] ?? 0);
-          return { loss, grads: new Map<string, Tensor>() };
-        }
-      : () => engine.lossAndGradients(model, { diffraction });
-    cases.push({ label: `${engine.label} nFiltersScale ${scale}`, scale, engine, run, ms: [], cpuMs: [] });
+for (const batch of batches) {
+  const diffraction = tf.tensor4d(randomArray(batch * N * N, 2, 0, 1), [batch, N, N, 1]) as Tensor4D;
+  for (const scale of scales) {
+    for (const engine of engines) {
+      const model = createModel(engine, scale);
+      const run = values.forward
+        ? () => {
+            const loss = tf.tidy(() => model.forward({ diffraction }).intensity?.dataSync()[0] ?? 0);
+            return { loss, grads: new Map<string, Tensor>() };
+          }
+        : () => engine.lossAndGradients(model, { diffraction });
+      const label = `${engine.label} nFiltersScale ${scale}${batches.length > 1 ? ` batch ${batch}` : ""}`;
+      cases.push({ label, scale, batch, engine, run, ms: [], cpuMs: [] });
+    }
   }
 }
 
@@ -169,7 +173,7 @@ const digest = (r: { loss: number; grads: Map<string, Tensor> }) => {
 };
 const digests = cases.map((c) => digest(once(c)));
 cases.forEach((c, i) => {
-  const j = cases.findIndex((d) => d.scale === c.scale);
+  const j = cases.findIndex((d) => d.scale === c.scale && d.batch === c.batch);
   if (j !== i) {
     console.log(
       `${c.label} vs ${cases[j]!.label}: loss and gradients ${digests[i] === digests[j] ? "byte-identical" : "DIFFER"}`,
@@ -208,7 +212,7 @@ const median = (xs: readonly number[]) => {
 };
 const what = values.forward ? "forward" : "step";
 console.log(
-  `${what}, N ${N}, batch ${batch}, ${values.threads} threads, ${rounds} rounds (process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s):`,
+  `${what}, N ${N}, batch ${batches.join("/")}, ${values.threads} threads, ${rounds} rounds (process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s):`,
 );
 const base = cases[0]!;
 for (const c of cases) {
@@ -216,8 +220,9 @@ for (const c of cases) {
   const cpuRatios = c.cpuMs.map((ms, i) => ms / (base.cpuMs[i] as number));
   const ms = (v: number) => v.toFixed(0).padStart(6);
   const range = `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`;
+  const perSample = `${(median(c.ms) / c.batch).toFixed(1)} ms/sample`;
   console.log(
-    `  ${c.label.padEnd(28)} median ${ms(median(c.ms))} ms  min ${ms(Math.min(...c.ms))} ms  CPU ${ms(median(c.cpuMs))} ms | ` +
+    `  ${c.label.padEnd(28)} median ${ms(median(c.ms))} ms  min ${ms(Math.min(...c.ms))} ms  CPU ${ms(median(c.cpuMs))} ms, ${perSample} | ` +
       `ratio to ${base.label}: ${median(ratios).toFixed(3)} (range ${range}), CPU ${median(cpuRatios).toFixed(3)}`,
   );
 }
