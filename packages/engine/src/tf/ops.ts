@@ -464,7 +464,6 @@ export function complexFromPolar<T extends Tensor>(amplitude: T, phase: T): Comp
   }
 }
 
-
 /** `|z|^2 = re^2 + im^2`. */
 export function complexAbs2<T extends Tensor>(z: Complex<T>): T {
   return tf.add(tf.square(z.re), tf.square(z.im)) as T;
