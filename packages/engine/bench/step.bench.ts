@@ -18,11 +18,11 @@ import type { Tensor4D } from "@tensorflow/tfjs";
 import { MODEL_DEFAULTS } from "@trainkit/training-config";
 import { afterAll, bench, describe } from "vitest";
 import { initBackend, type TfBackendName } from "../src/tf/backend.ts";
-import { type KernelProfile, type OpKind, profileKernels } from "../src/tf/internal/profile.ts";
 import { createPtychoModel, type PtychoModel } from "../src/tf/model.ts";
 import { lossAndGradients } from "../src/tf/step.ts";
 import { tf } from "../src/tf/tfjs.ts";
 import { diskProbe, randomArray } from "../test/tf/helpers.ts";
+import { profileTable } from "./profile-table.ts";
 
 const N = 64;
 const BATCH = 16;
@@ -139,7 +139,7 @@ afterAll(async () => {
     (b) =>
       `${b}: peak RSS ${mib(peakRss.get(b))} (process, cumulative), peak tensor bytes in a step ${mib(peakTensorBytes.get(b))}`,
   );
-  const profileLines = s === undefined ? [] : await profileTable(s);
+  const profileLines = s === undefined ? [] : await profileTable(() => step(s));
   // The machine's load changes within minutes: the ratio uses steps timed just before PyTorch runs.
   const recent = (fn: () => void) =>
     median(
@@ -165,45 +165,6 @@ afterAll(async () => {
     x.diffraction.dispose();
   }
 }, 900_000);
-
-const KIND_ORDER: readonly OpKind[] = ["conv", "matmul", "copy", "elementwise", "pool", "reduce"];
-
-/** The wasm step's kernel time by layer (rows) and phase x op kind (columns), mean of 3 profiled steps. */
-async function profileTable(s: Setup): Promise<string[]> {
-  await initBackend("wasm");
-  const runs: KernelProfile[] = [];
-  for (let i = 0; i < 3; i++) runs.push(await profileKernels(() => step(s)));
-  const layers: string[] = [];
-  const cell = new Map<string, number>();
-  for (const run of runs) {
-    for (const r of run.rows) {
-      if (!layers.includes(r.layer)) layers.push(r.layer);
-      const key = `${r.layer}|${r.phase}|${r.kind}`;
-      cell.set(key, (cell.get(key) ?? 0) + r.ms / runs.length);
-    }
-  }
-  const get = (layer: string, phase: string, kind: OpKind) => cell.get(`${layer}|${phase}|${kind}`) ?? 0;
-  const sum = (layer: string | undefined, phase: string) =>
-    KIND_ORDER.reduce(
-      (acc, kind) =>
-        acc +
-        (layer === undefined ? layers.reduce((a, l) => a + get(l, phase, kind), 0) : get(layer, phase, kind)),
-      0,
-    );
-  const num = (v: number) => (v === 0 ? "" : v.toFixed(1)).padStart(7);
-  const header = `${"layer".padEnd(18)}${"fwd".padStart(7)}${"bwd".padStart(7)} |${KIND_ORDER.map((k) => k.slice(0, 6).padStart(7)).join("")} |${KIND_ORDER.map((k) => k.slice(0, 6).padStart(7)).join("")}`;
-  const row = (name: string, layer: string | undefined) =>
-    `${name.padEnd(18)}${num(sum(layer, "forward"))}${num(sum(layer, "backward"))} |${KIND_ORDER.map((k) => num(layer === undefined ? layers.reduce((a, l) => a + get(l, "forward", k), 0) : get(layer, "forward", k))).join("")} |${KIND_ORDER.map((k) => num(layer === undefined ? layers.reduce((a, l) => a + get(l, "backward", k), 0) : get(layer, "backward", k))).join("")}`;
-  const wall = runs.reduce((a, r) => a + r.wallMs, 0) / runs.length;
-  const kernels = runs.reduce((a, r) => a + r.kernelMs, 0) / runs.length;
-  return [
-    `wasm step profile (kernel ms, mean of ${runs.length} profiled steps; columns: forward by op kind | backward by op kind):`,
-    header,
-    ...layers.map((l) => row(l, l)),
-    row("total", undefined),
-    `profiled step ${wall.toFixed(0)} ms: kernels ${kernels.toFixed(0)} ms, outside kernels (JavaScript, tape) ${(wall - kernels).toFixed(0)} ms`,
-  ];
-}
 
 /** The same network's training step in PyTorch (2 threads), when /usr/bin/python3 imports torch. */
 function torchComparison(stepMs: number, forwardMs: number): string {

@@ -26,6 +26,8 @@ export interface KernelProfile {
   /** Sum of all kernel times. */
   readonly kernelMs: number;
   readonly rows: readonly LayerProfile[];
+  /** Kernel time by phase and kernel name (`backward|Slice`), with the number of calls. */
+  readonly byKernel: ReadonlyMap<string, { readonly ms: number; readonly calls: number }>;
 }
 
 export type OpKind = "conv" | "matmul" | "copy" | "elementwise" | "pool" | "reduce";
@@ -139,6 +141,7 @@ export async function profileKernels(fn: () => void): Promise<KernelProfile> {
   >();
   let m = 0;
   let kernelMs = 0;
+  const byKernel = new Map<string, { ms: number; calls: number }>();
   info.kernels.forEach((k, i) => {
     while (m + 1 < r.marks.length && (r.marks[m + 1] as Mark).index <= i) m++;
     // Scopes of custom gradients ("forward") are listed too; only registered kernels are counted.
@@ -152,6 +155,10 @@ export async function profileKernels(fn: () => void): Promise<KernelProfile> {
     row.kernels++;
     kernelMs += ms;
     totals.set(key, row);
+    const named = byKernel.get(`${where.phase}|${k.name}`) ?? { ms: 0, calls: 0 };
+    named.ms += ms;
+    named.calls++;
+    byKernel.set(`${where.phase}|${k.name}`, named);
   });
-  return { wallMs, kernelMs, rows: [...totals.values()] };
+  return { wallMs, kernelMs, rows: [...totals.values()], byKernel };
 }
