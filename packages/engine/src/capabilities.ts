@@ -202,7 +202,7 @@ export const EMBEDDED_SUPPORT = {
       MONITOR,
       "val_loss resolves to the engine's metric (audit.json resolvedAtRun).",
     ),
-    checkpointMode: honoured(CHECKPOINTS),
+    checkpointMode: honoured(MONITOR),
     earlyStopPatience: honoured(EARLY_STOPPING),
     logger: onlyValues(
       ["csv", "tensorboard", "none"],

@@ -1,9 +1,10 @@
 // Which metric ranks checkpoints and drives early stopping: the configured `checkpointMonitor`
 // mapped to a metric the engine really logs, and whether lower or higher is better.
+import type { ExecutionConfig } from "@trainkit/execution-config";
 import { LoopError } from "./errors.ts";
 
-/** Whether a lower or a higher monitored metric is better (`checkpointMode`). */
-export type MonitorMode = "min" | "max";
+/** Whether a lower or a higher monitored metric is better (the schema's `checkpointMode`). */
+export type MonitorMode = ExecutionConfig["checkpointMode"];
 
 export interface MonitorContext {
   /** Whether the run has validation data. */
