@@ -83,6 +83,12 @@ export interface EncodeNpzOptions extends SaveNpzOptions {
 /** Arrays to save: a record or a map, key -> array. Keys become `<key>.npy` members. */
 export type NpzInput = Readonly<Record<string, NdArray>> | ReadonlyMap<string, NdArray>;
 
+/**
+ * Files up to this size are read with one read when every member is loaded (checkpoints are ~7 MB).
+ * Larger ones are read member by member, so nothing is allocated before the headers are checked.
+ */
+const WHOLE_READ_MAX = 64 * 1024 * 1024;
+
 function toArrayHeader(key: string, header: NpyHeader, dataBytes: number, compressed: boolean): ArrayHeader {
   return {
     key,
@@ -125,7 +131,9 @@ export async function headersIn(
  * array is allocated; with `keys`, only those members are read.
  */
 export async function loadNpz(file: string, options: LoadNpzOptions = {}): Promise<Npz> {
-  return withNpz(file, (npz) => loadArrays(npz, file, options));
+  // Every member is read anyway: a small file is read once, whole, instead of several reads per member.
+  const whole = options.keys === undefined ? { wholeUpTo: WHOLE_READ_MAX } : {};
+  return withNpz(file, (npz) => loadArrays(npz, file, options), whole);
 }
 
 /**
