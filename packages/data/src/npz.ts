@@ -143,6 +143,14 @@ export async function loadNpz(file: string, options: LoadNpzOptions = {}): Promi
  * and the arrays do not share memory with it.
  */
 export async function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions): Promise<Npz> {
+  if (!(bytes instanceof Uint8Array) || typeof options?.what !== "string") {
+    const got = bytes instanceof Uint8Array ? `what ${JSON.stringify(options?.what)}` : typeof bytes;
+    throw new DataError(
+      "INVALID_OPTIONS",
+      `decodeNpz needs a Uint8Array (or Buffer) and { what: string } naming it, got ${got}.`,
+      {},
+    );
+  }
   return withNpzBytes(bytes, options.what, (npz) => loadArrays(npz, options.what, options));
 }
 

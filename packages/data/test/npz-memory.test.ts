@@ -185,6 +185,23 @@ describe("decodeNpz", () => {
     );
   });
 
+  it("refuses what is not bytes, or bytes without a what, with INVALID_OPTIONS", async () => {
+    const notBytes = await caught(() => decodeNpz("x.npz" as never, { what: "x" }));
+    expect([codeOf(notBytes), messageOf(notBytes)]).toMatchInlineSnapshot(`
+      [
+        "INVALID_OPTIONS",
+        "decodeNpz needs a Uint8Array (or Buffer) and { what: string } naming it, got string.",
+      ]
+    `);
+    const noWhat = await caught(() => decodeNpz(new Uint8Array(4), {} as never));
+    expect([codeOf(noWhat), messageOf(noWhat)]).toMatchInlineSnapshot(`
+      [
+        "INVALID_OPTIONS",
+        "decodeNpz needs a Uint8Array (or Buffer) and { what: string } naming it, got what undefined.",
+      ]
+    `);
+  });
+
   it("refuses empty bytes and bytes cut anywhere with coded errors", async () => {
     const bytes = await encodeNpz(ARRAYS, { compress: true, metadata: METADATA });
     expect(codeOf(await caught(() => decodeNpz(new Uint8Array(0), { what: "e" })))).toBe("NOT_A_ZIP");
