@@ -86,6 +86,10 @@ export {
 } from "./npy.ts";
 export {
   type ArrayHeader,
+  type DecodeNpzOptions,
+  decodeNpz,
+  type EncodeNpzOptions,
+  encodeNpz,
   type LoadNpzOptions,
   loadNpz,
   type Npz,

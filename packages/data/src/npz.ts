@@ -1,5 +1,12 @@
 import { DataError } from "./errors.ts";
-import { loadMember, type NpzArchive, readHeader, selectMembers, withNpz } from "./internal/archive.ts";
+import {
+  loadMember,
+  type NpzArchive,
+  readHeader,
+  selectMembers,
+  withNpz,
+  withNpzBytes,
+} from "./internal/archive.ts";
 import {
   checkDataSize,
   encodeNpyParts,
@@ -7,7 +14,7 @@ import {
   type NpyVersion,
   validateNdArray,
 } from "./internal/npy-format.ts";
-import { writeZipAtomic, type ZipSource } from "./internal/zip-write.ts";
+import { writeZipAtomic, writeZipBytes, type ZipSource } from "./internal/zip-write.ts";
 import type { Dtype, NdArray } from "./ndarray.ts";
 
 /** What an `.npy` header says about one array, read without its data. */
@@ -36,7 +43,7 @@ export interface NpzHeaders {
 
 /** Loaded arrays of an `.npz`, by key (in archive order, or in the order of `keys`). */
 export interface Npz {
-  /** The path as the caller gave it. */
+  /** The path as the caller gave it (`loadNpz`), or `what` (`decodeNpz`). */
   readonly file: string;
   readonly arrays: ReadonlyMap<string, NdArray>;
 }
@@ -46,6 +53,11 @@ export interface LoadNpzOptions {
   readonly keys?: readonly string[];
   /** Largest array, in bytes once decoded, that may be allocated. Default 2 GiB (`DEFAULT_MAX_BYTES`). */
   readonly maxBytes?: number;
+}
+
+export interface DecodeNpzOptions extends LoadNpzOptions {
+  /** Names the bytes in messages and in errors' `file`, e.g. `"model.zip:weights/weights.npz"`. */
+  readonly what: string;
 }
 
 export interface ReadNpzHeadersOptions {
@@ -63,8 +75,19 @@ export interface SaveNpzOptions {
   readonly metadata?: unknown;
 }
 
+export interface EncodeNpzOptions extends SaveNpzOptions {
+  /** Names the arrays in messages and in errors' `file`. Default `"encodeNpz"`. */
+  readonly what?: string;
+}
+
 /** Arrays to save: a record or a map, key -> array. Keys become `<key>.npy` members. */
 export type NpzInput = Readonly<Record<string, NdArray>> | ReadonlyMap<string, NdArray>;
+
+/**
+ * Files up to this size are read with one read when every member is loaded (checkpoints are ~7 MB).
+ * Larger ones are read member by member, so nothing is allocated before the headers are checked.
+ */
+const WHOLE_READ_MAX = 64 * 1024 * 1024;
 
 function toArrayHeader(key: string, header: NpyHeader, dataBytes: number, compressed: boolean): ArrayHeader {
   return {
@@ -108,28 +131,50 @@ export async function headersIn(
  * array is allocated; with `keys`, only those members are read.
  */
 export async function loadNpz(file: string, options: LoadNpzOptions = {}): Promise<Npz> {
-  return withNpz(file, async (npz) => {
-    const selected = selectMembers(npz, options.keys);
-    const headers: NpyHeader[] = [];
-    for (const [key, entry] of selected) {
-      const header = await readHeader(npz, key, entry);
-      checkDataSize(header, entry.uncompressedSize - header.headerLength, { file, key }, options.maxBytes);
-      headers.push(header);
-    }
-    const arrays = new Map<string, NdArray>();
-    for (const [i, [key, entry]] of selected.entries()) {
-      arrays.set(key, await loadMember(npz, key, entry, headers[i]!, options.maxBytes));
-    }
-    return { file, arrays };
-  });
+  // Every member is read anyway: a small file is read once, whole, instead of several reads per member.
+  const whole = options.keys === undefined ? { wholeUpTo: WHOLE_READ_MAX } : {};
+  return withNpz(file, (npz) => loadArrays(npz, file, options), whole);
 }
 
-function entriesOf(file: string, arrays: NpzInput): [string, NdArray][] {
+/**
+ * `loadNpz` on the bytes of an `.npz` held in memory (e.g. a member of another archive): the same
+ * checks (zip structure and zip64, CRC-32, sizes, headers, dtypes, `maxBytes`) and the same error
+ * codes and messages, naming `options.what` where `loadNpz` names the file. `bytes` is not modified,
+ * and the arrays do not share memory with it.
+ */
+export async function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions): Promise<Npz> {
+  if (!(bytes instanceof Uint8Array) || typeof options?.what !== "string") {
+    const got = bytes instanceof Uint8Array ? `what ${JSON.stringify(options?.what)}` : typeof bytes;
+    throw new DataError(
+      "INVALID_OPTIONS",
+      `decodeNpz needs a Uint8Array (or Buffer) and { what: string } naming it, got ${got}.`,
+      {},
+    );
+  }
+  return withNpzBytes(bytes, options.what, (npz) => loadArrays(npz, options.what, options));
+}
+
+async function loadArrays(npz: NpzArchive, file: string, options: LoadNpzOptions): Promise<Npz> {
+  const selected = selectMembers(npz, options.keys);
+  const headers: NpyHeader[] = [];
+  for (const [key, entry] of selected) {
+    const header = await readHeader(npz, key, entry);
+    checkDataSize(header, entry.uncompressedSize - header.headerLength, { file, key }, options.maxBytes);
+    headers.push(header);
+  }
+  const arrays = new Map<string, NdArray>();
+  for (const [i, [key, entry]] of selected.entries()) {
+    arrays.set(key, await loadMember(npz, key, entry, headers[i]!, options.maxBytes));
+  }
+  return { file, arrays };
+}
+
+function entriesOf(file: string, verb: string, arrays: NpzInput): [string, NdArray][] {
   if (arrays instanceof Map) return [...(arrays as ReadonlyMap<string, NdArray>)];
   if (typeof arrays !== "object" || arrays === null || Array.isArray(arrays)) {
     throw new DataError(
       "INVALID_ARRAY",
-      `${file}: saveNpz needs a record or Map of arrays (key -> NdArray).`,
+      `${file}: ${verb} needs a record or Map of arrays (key -> NdArray).`,
       {
         file,
       },
@@ -166,7 +211,25 @@ function metadataArray(file: string, metadata: unknown): NdArray {
  * folder, renamed into place): on failure nothing is left half-written.
  */
 export async function saveNpz(file: string, arrays: NpzInput, options: SaveNpzOptions = {}): Promise<void> {
-  const entries = entriesOf(file, arrays);
+  await writeZipAtomic(file, npzSources(file, "saveNpz", arrays, options), {
+    compress: options.compress === true,
+  });
+}
+
+/**
+ * The bytes `saveNpz` would write for the same arrays and options (byte for byte), without touching
+ * the disk: for an `.npz` inside another container, or sent elsewhere. Same checks and errors.
+ */
+export async function encodeNpz(arrays: NpzInput, options: EncodeNpzOptions = {}): Promise<Uint8Array> {
+  const what = options.what ?? "encodeNpz";
+  return writeZipBytes(npzSources(what, "encodeNpz", arrays, options), {
+    compress: options.compress === true,
+  });
+}
+
+/** Validates every array and key, then returns the members to write. */
+function npzSources(file: string, verb: string, arrays: NpzInput, options: SaveNpzOptions): ZipSource[] {
+  const entries = entriesOf(file, verb, arrays);
   if (options.metadata !== undefined) {
     if (entries.some(([key]) => key === "_metadata")) {
       throw new DataError(
@@ -194,12 +257,11 @@ export async function saveNpz(file: string, arrays: NpzInput, options: SaveNpzOp
       throw error;
     }
   }
-  const sources: ZipSource[] = entries.map(([key, array]) => ({
+  return entries.map(([key, array]) => ({
     name: `${key}.npy`,
     content: () => {
       const { header, data } = encodeNpyParts(key, array);
       return [header, data];
     },
   }));
-  await writeZipAtomic(file, sources, { compress: options.compress === true });
 }

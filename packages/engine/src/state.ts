@@ -1,10 +1,7 @@
 // A saved state: named float32 arrays and a JSON metadata member, as an `.npz` that
 // `numpy.load(path)` opens (no pickles). Checkpoints (`checkpoint-file.ts`) and the weights in the
 // model bundle (`weights/weights.npz`) are both written this way.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { isDataError, loadNpz, type NdArray, saveNpz } from "@trainkit/data";
+import { decodeNpz, encodeNpz, isDataError, loadNpz, type NdArray, saveNpz } from "@trainkit/data";
 import { LoopError } from "./loop/errors.ts";
 
 /** What a state file holds; recorded as `_metadata.format` and checked on read. */
@@ -43,6 +40,21 @@ export interface EncodedState {
  * must be unique and must not be `_metadata`.
  */
 export async function saveState(path: string, format: StateFormat, state: EncodedState): Promise<void> {
+  const { arrays, metadata } = stateArrays(path, format, state);
+  await saveNpz(path, arrays, { metadata });
+}
+
+/** The bytes `saveState` writes, for a container such as the model bundle. */
+export async function encodeState(format: StateFormat, state: EncodedState): Promise<Uint8Array> {
+  const { arrays, metadata } = stateArrays(WEIGHTS_FILE, format, state);
+  return encodeNpz(arrays, { metadata, what: WEIGHTS_FILE });
+}
+
+function stateArrays(
+  path: string,
+  format: StateFormat,
+  state: EncodedState,
+): { arrays: Map<string, NdArray>; metadata: Record<string, unknown> } {
   const arrays = new Map<string, NdArray>();
   for (const a of state.arrays) {
     const clash =
@@ -54,10 +66,8 @@ export async function saveState(path: string, format: StateFormat, state: Encode
     }
     arrays.set(a.name, { dtype: "f4", shape: a.shape, data: a.data });
   }
-  await saveNpz(path, arrays, {
-    // `format` and `formatVersion` last: `meta` cannot override them.
-    metadata: { ...state.meta, format, formatVersion: STATE_FORMAT_VERSION },
-  });
+  // `format` and `formatVersion` last: `meta` cannot override them.
+  return { arrays, metadata: { ...state.meta, format, formatVersion: STATE_FORMAT_VERSION } };
 }
 
 /**
@@ -66,16 +76,35 @@ export async function saveState(path: string, format: StateFormat, state: Encode
  * `_metadata` of `format`, or holds an array that is not float32.
  */
 export async function loadState(path: string, format: StateFormat, what = path): Promise<EncodedState> {
+  return readState(() => loadNpz(path), path, format, what, what === path ? path : undefined);
+}
+
+/** Decodes the bytes of a state file (see `loadState`); `what` names them in errors. */
+export async function decodeState(
+  bytes: Uint8Array,
+  format: StateFormat,
+  what: string,
+): Promise<EncodedState> {
+  // Bytes name no file of the user's: the error's `file` stays unset.
+  return readState(() => decodeNpz(bytes, { what }), what, format, what, undefined);
+}
+
+async function readState(
+  load: () => Promise<{ readonly arrays: ReadonlyMap<string, NdArray> }>,
+  source: string,
+  format: StateFormat,
+  what: string,
+  file: string | undefined,
+): Promise<EncodedState> {
   const bad = (why: string, cause?: unknown): LoopError =>
-    // Bytes decoded through a temporary file (`decodeState`) name no file of the user's.
-    new LoopError("BAD_STATE", `${what}: ${why}`, { file: what === path ? path : undefined, cause });
+    new LoopError("BAD_STATE", `${what}: ${why}`, { file, cause });
   let arrays: ReadonlyMap<string, NdArray>;
   try {
-    arrays = (await loadNpz(path)).arrays;
+    arrays = (await load()).arrays;
   } catch (error) {
     if (!isDataError(error)) throw error;
-    // The reader's message names the file; ours names `what` once, in front.
-    let detail = error.message.split(path).join(what);
+    // The reader's message names the source; ours names `what` once, in front.
+    let detail = error.message.split(source).join(what);
     if (detail.startsWith(`${what}: `)) detail = detail.slice(what.length + 2);
     detail = detail.replace(/\.$/, "");
     if (error.code === "NOT_A_ZIP") throw bad(`not ${FORMAT_NAMES[format]}: ${detail}.`, error);
@@ -120,35 +149,6 @@ export async function loadState(path: string, format: StateFormat, what = path):
     out.push({ name, shape: array.shape, data: array.data });
   }
   return { arrays: out, meta: rest };
-}
-
-/** The bytes of a state file, for a container such as the model bundle. */
-export async function encodeState(format: StateFormat, state: EncodedState): Promise<Uint8Array> {
-  // The `.npz` writer writes files, so the bytes pass through a private temporary folder.
-  const dir = await mkdtemp(join(tmpdir(), "trainkit-state-"));
-  try {
-    const file = join(dir, WEIGHTS_FILE);
-    await saveState(file, format, state);
-    return new Uint8Array(await readFile(file));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Decodes the bytes of a state file (see `loadState`); `what` names them in errors. */
-export async function decodeState(
-  bytes: Uint8Array,
-  format: StateFormat,
-  what: string,
-): Promise<EncodedState> {
-  const dir = await mkdtemp(join(tmpdir(), "trainkit-state-"));
-  try {
-    const file = join(dir, WEIGHTS_FILE);
-    await writeFile(file, bytes);
-    return await loadState(file, format, what);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 /** The bytes of the bundle's `weights/weights.npz`: the model's variables and the input calibration. */

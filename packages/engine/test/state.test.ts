@@ -1,11 +1,11 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readModelBundle, writeModelBundle } from "@trainkit/data";
 import { describe, expect, it } from "vitest";
 import { WEIGHTS_MEMBER } from "../src/bundle.ts";
 import { writeCheckpoint } from "../src/loop/checkpoint-file.ts";
 import { isLoopError } from "../src/loop/errors.ts";
-import { decodeWeights, type EncodedState, encodeWeights } from "../src/state.ts";
+import { decodeWeights, type EncodedState, encodeWeights, loadState, saveState } from "../src/state.ts";
 import { caught, HAS_NUMPY, messageOf, python, tempDir } from "./loop/helpers.ts";
 
 const weights: EncodedState = {
@@ -35,6 +35,29 @@ describe("encodeWeights / decodeWeights", () => {
     const bytes = bundle.weights.get(WEIGHTS_MEMBER);
     expect(bytes).toBeDefined();
     expect(await decodeWeights(bytes!, "w")).toEqual(weights);
+  });
+
+  it("gives the bytes saveState writes to a file, and loadState reads such a file as decodeWeights reads them", async () => {
+    const file = join(tempDir(), "weights.npz");
+    await saveState(file, "trainkit-weights", weights);
+    const bytes = await encodeWeights(weights);
+    expect(Buffer.from(bytes).equals(readFileSync(file))).toBe(true);
+    expect(await loadState(file, "trainkit-weights")).toEqual(await decodeWeights(bytes, "w"));
+  });
+
+  it("refuses damaged bytes with BAD_STATE naming them, as loadState does for a damaged file", async () => {
+    const bytes = Buffer.from(await encodeWeights(weights));
+    bytes[200] = (bytes[200] ?? 0) ^ 0xff; // inside enc1a/kernel's data (from byte 174): its CRC-32 no longer matches
+    const fromBytes = await caught(() => decodeWeights(bytes, "model.zip:weights/weights.npz"));
+    expect(isLoopError(fromBytes, "BAD_STATE")).toBe(true);
+    expect((fromBytes as { file?: unknown }).file).toBeUndefined();
+    expect(messageOf(fromBytes)).toMatchInlineSnapshot(
+      `"model.zip:weights/weights.npz: cannot be read as an .npz: the zip archive is damaged (the CRC-32 checksum of enc1a/kernel does not match its data); re-create or re-download the file."`,
+    );
+    const file = join(tempDir(), "damaged.npz");
+    writeFileSync(file, bytes);
+    const fromFile = await caught(() => loadState(file, "trainkit-weights", "model.zip:weights/weights.npz"));
+    expect(messageOf(fromFile)).toBe(messageOf(fromBytes));
   });
 
   it("gives the same bytes for the same weights (runs with one seed give identical bundles)", async () => {

@@ -13,7 +13,9 @@ import {
 } from "./npy-format.ts";
 import {
   closeZip,
+  type OpenZipOptions,
   openZip,
+  openZipBytes,
   readMember,
   readMemberPrefix,
   verifyMember,
@@ -28,8 +30,25 @@ export interface NpzArchive {
 }
 
 /** Opens `file`, runs `fn`, and always closes the file. */
-export async function withNpz<T>(file: string, fn: (npz: NpzArchive) => Promise<T>): Promise<T> {
-  const zip = await openZip(file);
+export async function withNpz<T>(
+  file: string,
+  fn: (npz: NpzArchive) => Promise<T>,
+  options: OpenZipOptions = {},
+): Promise<T> {
+  return withArchive(await openZip(file, options), fn);
+}
+
+/** `withNpz` on an `.npz` held in memory; `what` names it in messages. */
+export async function withNpzBytes<T>(
+  bytes: Uint8Array,
+  what: string,
+  fn: (npz: NpzArchive) => Promise<T>,
+): Promise<T> {
+  return withArchive(await openZipBytes(bytes, what), fn);
+}
+
+async function withArchive<T>(zip: ZipArchive, fn: (npz: NpzArchive) => Promise<T>): Promise<T> {
+  const file = zip.file;
   try {
     const members = new Map<string, ZipEntry>();
     for (const entry of zip.entries) {

@@ -1,5 +1,6 @@
 // Reads zip archives the way an `.npz` reader needs: the central directory first, then only the
 // bytes of the members asked for (random access, and only a member's first bytes for its header).
+// The bytes come from a file handle or from memory (`ByteSource`): every check is the same for both.
 // Node's zlib inflates. Why our own container code and not a zip library: docs/decisions.md, issue 17.
 
 import { constants, type Stats } from "node:fs";
@@ -22,13 +23,49 @@ export interface ZipEntry {
   readonly localHeaderOffset: number;
 }
 
+/**
+ * Where an archive's bytes come from: an open file (a `FileHandle` fits as it is) or bytes in memory
+ * (`bytesSource`). `read` is positional and may return fewer bytes than asked (0 at the end).
+ */
+export interface ByteSource {
+  read(
+    target: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ readonly bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+/** A source over bytes in memory; reads copy out of `bytes`, which is never modified. */
+export function bytesSource(bytes: Uint8Array): ByteSource {
+  return {
+    read: async (target, offset, length, position) => {
+      const bytesRead = Math.max(0, Math.min(length, bytes.length - position));
+      target.set(bytes.subarray(position, position + bytesRead), offset);
+      return { bytesRead };
+    },
+    close: async () => undefined,
+  };
+}
+
 export interface ZipArchive {
+  /** Names the archive in messages: the path as the caller gave it, or the caller's `what` for bytes. */
   readonly file: string;
   readonly size: number;
   readonly entries: readonly ZipEntry[];
   /** Offset of the central directory: member data must end before it. */
   readonly directoryOffset: number;
-  readonly handle: FileHandle;
+  readonly source: ByteSource;
+}
+
+export interface OpenZipOptions {
+  /**
+   * Read the whole file with one read and serve every later read from memory, when it is at most
+   * this many bytes (for readers that read every member anyway: one read instead of several per
+   * member). Default: read only what is asked for.
+   */
+  readonly wholeUpTo?: number;
 }
 
 const SIG_LOCAL = 0x04034b50;
@@ -80,7 +117,7 @@ function ioError(file: string, error: unknown, doing: string): DataError {
 
 /** Reads exactly `target.length` bytes at `position`, or throws TRUNCATED. */
 async function readExact(
-  archive: Pick<ZipArchive, "file" | "handle">,
+  archive: Pick<ZipArchive, "file" | "source">,
   target: Uint8Array,
   position: number,
   key?: string,
@@ -90,7 +127,7 @@ async function readExact(
     const length = Math.min(target.length - done, READ_CHUNK);
     let bytesRead: number;
     try {
-      ({ bytesRead } = await archive.handle.read(target, done, length, position + done));
+      ({ bytesRead } = await archive.source.read(target, done, length, position + done));
     } catch (error) {
       throw ioError(archive.file, error, "read it");
     }
@@ -137,7 +174,7 @@ interface EndRecord {
   readonly endStart: number;
 }
 
-async function readEndRecord(archive: Pick<ZipArchive, "file" | "handle">, size: number): Promise<EndRecord> {
+async function readEndRecord(archive: Pick<ZipArchive, "file" | "source">, size: number): Promise<EndRecord> {
   const { file } = archive;
   const tailLength = Math.min(size, EOCD_SIZE + MAX_COMMENT);
   const tail = new Uint8Array(tailLength);
@@ -276,7 +313,7 @@ export function notRegularFile(file: string, info: Stats, what = "an .npz file")
 }
 
 /** Opens an archive and reads its central directory. Close it with `closeZip`. */
-export async function openZip(file: string): Promise<ZipArchive> {
+export async function openZip(file: string, options: OpenZipOptions = {}): Promise<ZipArchive> {
   let handle: FileHandle;
   try {
     // Non-blocking, so that opening a FIFO returns at once (and is refused below) instead of hanging.
@@ -301,19 +338,33 @@ export async function openZip(file: string): Promise<ZipArchive> {
       if (error instanceof DataError) throw error;
       throw ioError(file, error, "stat it");
     }
-    const end = await readEndRecord({ file, handle }, size);
-    const directory = new Uint8Array(end.directorySize);
-    await readExact({ file, handle }, directory, end.directoryOffset);
-    const entries = parseDirectory(file, directory, end.entryCount);
-    return { file, size, entries, directoryOffset: end.directoryOffset, handle };
+    if (options.wholeUpTo === undefined || size > options.wholeUpTo)
+      return await readDirectory(file, handle, size);
+    const bytes = new Uint8Array(size);
+    await readExact({ file, source: handle }, bytes, 0);
+    await handle.close();
+    return await readDirectory(file, bytesSource(bytes), size);
   } catch (error) {
     await handle.close().catch(() => undefined);
     throw error;
   }
 }
 
+/** Opens an archive held in memory; `what` names it in messages (as `file` does for `openZip`). */
+export async function openZipBytes(bytes: Uint8Array, what: string): Promise<ZipArchive> {
+  return readDirectory(what, bytesSource(bytes), bytes.length);
+}
+
+async function readDirectory(file: string, source: ByteSource, size: number): Promise<ZipArchive> {
+  const end = await readEndRecord({ file, source }, size);
+  const directory = new Uint8Array(end.directorySize);
+  await readExact({ file, source }, directory, end.directoryOffset);
+  const entries = parseDirectory(file, directory, end.entryCount);
+  return { file, size, entries, directoryOffset: end.directoryOffset, source };
+}
+
 export async function closeZip(archive: ZipArchive): Promise<void> {
-  await archive.handle.close();
+  await archive.source.close();
 }
 
 /** Checks a member can be read (method, encryption) and returns where its data starts. */

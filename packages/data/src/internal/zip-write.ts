@@ -1,5 +1,5 @@
-// Writes a zip archive atomically: a temporary file in the target's folder, renamed over the target
-// only when complete. fflate deflates (its output is up to 1.9x smaller than zlib's at the same level
+// Writes a zip archive atomically (a temporary file in the target's folder, renamed over the target
+// only when complete) or into memory; both go through `writeArchive`, so they give the same bytes. fflate deflates (its output is up to 1.9x smaller than zlib's at the same level
 // on overlapping patches, as its matches reach the full 32 KiB window: docs/decisions.md, issue 17);
 // the container is written here so that huge members get zip64 records (fflate's zip writer has none)
 // and stored members are written without being copied.
@@ -51,7 +51,13 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-class Sink {
+/** Where `writeArchive` puts the bytes, in order; `offset` counts what was written so far. */
+interface Sink {
+  readonly offset: number;
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+class FileSink implements Sink {
   offset = 0;
   readonly handle: FileHandle;
 
@@ -66,6 +72,17 @@ class Sink {
       const { bytesWritten } = await this.handle.write(bytes, done, length);
       done += bytesWritten;
     }
+    this.offset += bytes.length;
+  }
+}
+
+/** Keeps the parts (stored members' data as the caller's views) and joins them once at the end. */
+class MemorySink implements Sink {
+  offset = 0;
+  readonly parts: Uint8Array[] = [];
+
+  async write(bytes: Uint8Array): Promise<void> {
+    this.parts.push(bytes);
     this.offset += bytes.length;
   }
 }
@@ -218,7 +235,7 @@ export async function writeZipAtomic(
   let handle: FileHandle | undefined;
   try {
     handle = await open(temp, "wx");
-    await writeArchive(new Sink(handle), sources, options);
+    await writeArchive(new FileSink(handle), sources, options);
     await handle.sync();
     await handle.close();
     handle = undefined;
@@ -235,4 +252,16 @@ export async function writeZipAtomic(
       { file, cause: error },
     );
   }
+}
+
+/** The bytes `writeZipAtomic` would write, in a fresh buffer (nothing touches the disk). */
+export async function writeZipBytes(
+  sources: readonly ZipSource[],
+  options: ZipWriteOptions,
+): Promise<Uint8Array> {
+  const sink = new MemorySink();
+  await writeArchive(sink, sources, options);
+  const out = concat(sink.parts);
+  // `concat` returns a lone part as it is; a lone part may be a caller's view, so copy it.
+  return sink.parts.length === 1 ? new Uint8Array(out) : out;
 }
