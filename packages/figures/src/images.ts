@@ -202,41 +202,36 @@ export interface ReconstructionImageOptions {
   readonly title?: string;
 }
 
+/** One image panel over the scanned region, in a figure of its own (the region is checked first). */
+function singlePanelSpec(
+  values: ArrayLike<number>,
+  options: ReconstructionImageOptions,
+  panel: () => Omit<ImagePanel, "image" | "box" | "mask">,
+): Spec {
+  const { width, height, mask } = options;
+  const box = regionBox(mask, width, height);
+  return figureSpec([[imagePanelSpec({ ...panel(), image: { width, height, values }, box, mask })]]);
+}
+
 /** The amplitude over the scanned region, viridis from its 1st to its 99th percentile. */
 export function amplitudeFigureSpec(amplitude: ArrayLike<number>, options: ReconstructionImageOptions): Spec {
-  const image = { width: options.width, height: options.height, values: amplitude };
-  return figureSpec([
-    [
-      imagePanelSpec({
-        title: options.title ?? "amplitude",
-        image,
-        box: regionBox(options.mask, options.width, options.height),
-        mask: options.mask,
-        colormap: "viridis",
-        domain: quantileDomain(amplitude, options.mask),
-        colorbarTitle: "amplitude",
-      }),
-    ],
-  ]);
+  return singlePanelSpec(amplitude, options, () => ({
+    title: options.title ?? "amplitude",
+    colormap: "viridis",
+    domain: quantileDomain(amplitude, options.mask),
+    colorbarTitle: "amplitude",
+  }));
 }
 
 /** The phase over the scanned region on a cyclic map over [-pi, pi] (a phase wraps, and so do its colours). */
 export function phaseFigureSpec(phase: ArrayLike<number>, options: ReconstructionImageOptions): Spec {
-  const image = { width: options.width, height: options.height, values: phase };
-  return figureSpec([
-    [
-      imagePanelSpec({
-        title: options.title ?? "phase",
-        image,
-        box: regionBox(options.mask, options.width, options.height),
-        mask: options.mask,
-        colormap: "sinebow",
-        domain: [-Math.PI, Math.PI],
-        colorbarTitle: "phase (rad)",
-        radians: true,
-      }),
-    ],
-  ]);
+  return singlePanelSpec(phase, options, () => ({
+    title: options.title ?? "phase",
+    colormap: "sinebow",
+    domain: [-Math.PI, Math.PI],
+    colorbarTitle: "phase (rad)",
+    radians: true,
+  }));
 }
 
 /** Amplitude and phase of one object. */
