@@ -33,8 +33,20 @@ export function globalGradNorm(grads: ReadonlyMap<string, tf.Tensor>): number {
   return value;
 }
 
-/** The last options `clipGradients` checked against the schema. */
-let lastChecked: Pick<ClipOptions, "algorithm" | "clipValue"> | undefined;
+/**
+ * A clipper for the run's settings, checked once against the schema (its values and range, a finite
+ * number > 0, with its messages); it returns clipped copies of the gradients it is given (see
+ * {@link clipGradients}).
+ */
+export function createGradientClipper(
+  options: ClipOptions,
+): (grads: ReadonlyMap<string, tf.Tensor>) => Map<string, tf.Tensor> {
+  executionSettings(["gradientClipAlgorithm", "gradientClipVal"], {
+    gradientClipAlgorithm: options.algorithm,
+    gradientClipVal: options.clipValue,
+  });
+  return (grads) => clip(grads, options);
+}
 
 /**
  * Clipped copies of `grads` (new tensors; the inputs are not disposed):
@@ -44,22 +56,17 @@ let lastChecked: Pick<ClipOptions, "algorithm" | "clipValue"> | undefined;
  *   (the whole tensor for scalars and vectors, each output unit for dense [in, out] kernels, each
  *   output channel for HWIO conv kernels), when ||g|| / max(||w||, eps) > clip, rescale g to
  *   clip * max(||w||, eps) / ||g||.
- * No host read: safe inside a training step.
+ * No host read: safe inside a training step. A training loop makes one `createGradientClipper`.
  */
 export function clipGradients(
   grads: ReadonlyMap<string, tf.Tensor>,
   options: ClipOptions,
 ): Map<string, tf.Tensor> {
+  return createGradientClipper(options)(grads);
+}
+
+function clip(grads: ReadonlyMap<string, tf.Tensor>, options: ClipOptions): Map<string, tf.Tensor> {
   const { algorithm, clipValue } = options;
-  // The schema's values and range (a finite number > 0), with its messages, for any caller; checked
-  // once for the pair a training loop passes at every step.
-  if (lastChecked?.algorithm !== algorithm || lastChecked.clipValue !== clipValue) {
-    executionSettings(["gradientClipAlgorithm", "gradientClipVal"], {
-      gradientClipAlgorithm: algorithm,
-      gradientClipVal: clipValue,
-    });
-    lastChecked = { algorithm, clipValue };
-  }
   const out = new Map<string, tf.Tensor>();
   return match(algorithm)
     .with("value", () => {

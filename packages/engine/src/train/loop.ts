@@ -3,7 +3,7 @@
 // signal, and before a non-finite loss or weight can reach a checkpoint.
 import { ENGINE_VERSION } from "../capabilities.ts";
 import { createGradientAccumulator, type GradientAccumulator } from "../loop/gradient-accumulation.ts";
-import { clipGradients } from "../loop/gradient-clipping.ts";
+import { createGradientClipper } from "../loop/gradient-clipping.ts";
 import { createLogger } from "../loop/loggers/create.ts";
 import type { MetricsLogger } from "../loop/loggers/metrics-logger.ts";
 import { createProgress, type TrainingProgress } from "../loop/progress.ts";
@@ -136,6 +136,14 @@ async function trainBatches(epochs: Epochs, epoch: number): Promise<{ readonly t
   const { N } = epochs.data.train;
   const accumulate = execution.accumulateGradBatches;
   const plan = planBatches(trainGroups.grouping.nGroups, training.batchSize, shuffle);
+  const clip =
+    execution.gradientClipVal === null
+      ? undefined
+      : createGradientClipper({
+          algorithm: execution.gradientClipAlgorithm,
+          clipValue: execution.gradientClipVal,
+          params: variables,
+        });
   progress.startEpoch(epoch);
   let lossSum = 0;
   let count = 0;
@@ -159,14 +167,7 @@ async function trainBatches(epochs: Epochs, epoch: number): Promise<{ readonly t
     if (micro % accumulate === 0 || micro === plan.length) {
       const mean = accumulator.mean();
       accumulator.reset();
-      const clipped =
-        execution.gradientClipVal === null
-          ? mean
-          : clipGradients(mean, {
-              algorithm: execution.gradientClipAlgorithm,
-              clipValue: execution.gradientClipVal,
-              params: variables,
-            });
+      const clipped = clip === undefined ? mean : clip(mean);
       optimizer.step(clipped, scheduler.lr);
       for (const g of mean.values()) g.dispose();
       if (clipped !== mean) for (const g of clipped.values()) g.dispose();
