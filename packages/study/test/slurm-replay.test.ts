@@ -214,6 +214,43 @@ describe("createSlurmExecutor poll", () => {
     ]);
   });
 
+  it("ignores a stale preemption of an earlier attempt once the next one was reported", async () => {
+    const cluster = fakeCluster(1);
+    await cluster.executor.reattach?.(cluster.ctx);
+    const interrupted = {
+      state: "interrupted",
+      exitCode: 143,
+      signal: 15,
+      endedAt: new Date().toISOString(),
+    } as const;
+    const seen: (readonly unknown[])[] = [];
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|RUNNING|None\n`,
+        sacct: row("RUNNING"),
+        record: { attempt: 1 },
+      }),
+    );
+    seen.push(
+      await cluster.poll({
+        squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
+        sacct: row("PENDING"),
+        record: interrupted,
+      }),
+    );
+    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") }));
+    // squeue and sacct still say pending for a poll while attempt 1's record is read again.
+    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|PENDING|None\n`, sacct: row("REQUEUED") }));
+    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") }));
+    expect(seen).toEqual([
+      [{ index: 0, status: "running", attempt: 1 }],
+      [{ index: 0, status: "preempted", attempt: 1 }],
+      [{ index: 0, status: "running", attempt: 2 }],
+      [],
+      [],
+    ]);
+  });
+
   it("keeps what it reported when sacct fails for a poll, and says so", async () => {
     const cluster = fakeCluster(2);
     await cluster.executor.reattach?.(cluster.ctx);

@@ -433,6 +433,10 @@ export function createSlurmExecutor(
       // A requeued job that shows COMPLETING is its interrupted attempt still ending (squeue reports
       // the completing flag over the pending state): it stays preempted, not running again.
       if (previous?.status === "preempted" && liveState === "COMPLETING") return;
+      // A preemption names the attempt that ended (its record's). One older than an attempt already
+      // reported is that attempt's record still read after the job moved on: old news, not a new
+      // preemption (raising it to the current attempt made the next start count one attempt too many).
+      if (judged?.status === "preempted" && previous && judged.attempt < previous.attempt) return;
       // "Not known yet" (an empty answer, a record still on its way) keeps what was reported before;
       // a job never reported is pending.
       if (judged === null && previous) return;
