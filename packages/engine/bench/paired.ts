@@ -48,7 +48,7 @@ const rounds = Number(values.rounds);
 const scales = (values.scales ?? "2").split(",").map(Number);
 
 /** Kernel names either engine may replace or add (swapped per case). */
-const SWAPPED = ["Slice", "Identity", "TrainkitFilterTaps", "TrainkitFilterTapsBlocked"];
+const SWAPPED = ["Slice", "Identity", "TrainkitFilterTaps", "TrainkitConvBackward"];
 const stock = new Map<string, KernelConfig | undefined>(SWAPPED.map((k) => [k, tf.getKernel(k, "wasm")]));
 
 interface Engine {
@@ -91,9 +91,11 @@ if (values.ref !== undefined) {
   }
   // The old engine's kernels, installed over the stock ones.
   useKernels(stock);
-  const kernelsModule = await import(join(dir, "tf/internal/wasm-kernels.ts"));
-  for (const [name, fn] of Object.entries(kernelsModule)) {
-    if (name.startsWith("install") && typeof fn === "function") (fn as () => void)();
+  for (const file of files.filter((f) => /internal\/.*kernel/.test(f))) {
+    const kernelsModule = await import(join(dir, file.slice("packages/engine/src/".length)));
+    for (const [name, fn] of Object.entries(kernelsModule)) {
+      if (name.startsWith("install") && typeof fn === "function") (fn as () => void)();
+    }
   }
   const oldKernels = snapshotKernels();
   useKernels(engines[0]!.kernels);

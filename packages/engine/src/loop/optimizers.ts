@@ -65,14 +65,85 @@ function invalid(message: string): never {
 interface UpdateRule {
   /** The slot keys of variable `name`, in the order they are created and saved. */
   slots(name: string): readonly string[];
-  /** Updates `w` with its float32 gradient `g` at update `t` (1-based), inside a `tf.tidy`. */
-  apply(name: string, w: tf.Variable, g: tf.Tensor, lr: number, t: number): void;
+  /**
+   * Moves the values `w` of variable `name` in place by its float32 gradient `g` at update `t`
+   * (1-based), updating its slots in place.
+   */
+  apply(name: string, w: Float32Array, g: Float32Array, lr: number, t: number): void;
+}
+
+const f32 = Math.fround;
+
+/** Adam's float32 constants of one update (`wd` 0: no coupled decay; `keep` 1: no decoupled decay). */
+interface AdamConstants {
+  readonly wd: number;
+  readonly keep: number;
+  readonly b1: number;
+  readonly c1: number;
+  readonly b2: number;
+  readonly c2: number;
+  readonly root: number;
+  readonly eps: number;
+  readonly rate: number;
+}
+
+/**
+ * One adam/adamw update of `w`, `m`, `v` in place, each operation rounded to float32 in the order of
+ * `g.add(w.mul(wd))`, `m.mul(b1).add(g.mul(c1))`, `v.mul(b2).add(g.square().mul(c2))`,
+ * `w.mul(keep).sub(m.div(v.sqrt().div(root).add(eps)).mul(rate))` (a step skipped when its constant
+ * is the identity, as those ops were). A plain function of its arguments, so V8 compiles one fast loop.
+ */
+function adamUpdate(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  k: AdamConstants,
+): void {
+  const { wd, keep, b1, c1, b2, c2, root, eps, rate } = k;
+  const coupled = wd !== 0;
+  const shrink = keep !== 1;
+  for (let i = 0; i < w.length; i++) {
+    const wi = w[i] as number;
+    const gi = coupled ? f32((g[i] as number) + f32(wi * wd)) : (g[i] as number);
+    const mi = f32(f32((m[i] as number) * b1) + f32(gi * c1));
+    const vi = f32(f32((v[i] as number) * b2) + f32(f32(gi * gi) * c2));
+    m[i] = mi;
+    v[i] = vi;
+    const base = shrink ? f32(wi * keep) : wi;
+    w[i] = f32(base - f32(f32(mi / f32(f32(f32(Math.sqrt(vi)) / root) + eps)) * rate));
+  }
+}
+
+/** One sgd update in place: `g.add(w.mul(wd))`, `buf.mul(momentum).add(g)`, `w.sub(g.mul(lr))`. */
+function sgdUpdate(
+  w: Float32Array,
+  g: Float32Array,
+  buf: Float32Array | undefined,
+  wd: number,
+  momentum: number,
+  lr: number,
+): void {
+  for (let i = 0; i < w.length; i++) {
+    const wi = w[i] as number;
+    let gi = wd !== 0 ? f32((g[i] as number) + f32(wi * wd)) : (g[i] as number);
+    if (buf !== undefined) {
+      gi = f32(f32((buf[i] as number) * momentum) + gi);
+      buf[i] = gi;
+    }
+    w[i] = f32(wi - f32(gi * lr));
+  }
 }
 
 /**
  * Adam, AdamW (decoupled weight decay) or SGD with momentum and coupled weight decay, following
  * `torch.optim` exactly (dampening 0, no Nesterov, no amsgrad). Throws `ConfigError` for a setting
  * the execution schema refuses.
+ *
+ * The update runs in JavaScript over the variables' values, every operation rounded to float32
+ * (`Math.fround`) in the order of the TensorFlow.js ops it replaces (`m.mul(beta1).add(g.mul(1 -
+ * beta1))`, ...), with each constant rounded as a float32 scalar tensor would be: the same bytes as
+ * those ops on any backend, without their ~20 engine calls per variable per step.
  */
 export function createOptimizer(
   variables: ReadonlyMap<string, tf.Variable>,
@@ -88,23 +159,25 @@ export function createOptimizer(
   const epsilon = options.epsilon ?? 1e-8;
   if (!(epsilon > 0)) invalid(`epsilon: must be > 0, got ${epsilon}.`);
 
-  const slots = new Map<string, tf.Variable>();
+  const slots = new Map<string, Float32Array>();
   const slotNames: string[] = [];
-  const slot = (key: string): tf.Variable => slots.get(key)!;
+  const slot = (key: string): Float32Array => slots.get(key)!;
   const adam = (decoupled: boolean): UpdateRule => ({
     slots: (name) => [`adam.m/${name}`, `adam.v/${name}`],
-    apply(name, w, raw, lr, t) {
-      let g = raw;
-      if (!decoupled && weightDecay !== 0) g = g.add(w.mul(weightDecay));
-      const m = slot(`adam.m/${name}`);
-      const v = slot(`adam.v/${name}`);
-      m.assign(m.mul(beta1).add(g.mul(1 - beta1)));
-      v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
-      const bc1 = 1 - beta1 ** t;
-      const bc2 = 1 - beta2 ** t;
-      const base: tf.Tensor = decoupled && weightDecay !== 0 ? w.mul(1 - lr * weightDecay) : w;
-      const denom = v.sqrt().div(Math.sqrt(bc2)).add(epsilon);
-      w.assign(base.sub(m.div(denom).mul(lr / bc1)));
+    apply(name, w, g, lr, t) {
+      const coupled = !decoupled && weightDecay !== 0;
+      const shrink = decoupled && weightDecay !== 0;
+      adamUpdate(w, g, slot(`adam.m/${name}`), slot(`adam.v/${name}`), {
+        wd: coupled ? f32(weightDecay) : 0,
+        keep: shrink ? f32(1 - lr * weightDecay) : 1,
+        b1: f32(beta1),
+        c1: f32(1 - beta1),
+        b2: f32(beta2),
+        c2: f32(1 - beta2),
+        root: f32(Math.sqrt(1 - beta2 ** t)),
+        eps: f32(epsilon),
+        rate: f32(lr / (1 - beta1 ** t)),
+      });
     },
   });
   const rule = match(kind)
@@ -114,15 +187,9 @@ export function createOptimizer(
       "sgd",
       (): UpdateRule => ({
         slots: (name) => (momentum > 0 ? [`sgd.momentum/${name}`] : []),
-        apply(name, w, raw, lr) {
-          let g = raw;
-          if (weightDecay !== 0) g = g.add(w.mul(weightDecay));
-          if (momentum > 0) {
-            const buf = slot(`sgd.momentum/${name}`);
-            buf.assign(buf.mul(momentum).add(g));
-            g = buf;
-          }
-          w.assign(w.sub(g.mul(lr)));
+        apply(name, w, g, lr) {
+          const buf = momentum > 0 ? slot(`sgd.momentum/${name}`) : undefined;
+          sgdUpdate(w, g, buf, f32(weightDecay), f32(momentum), f32(lr));
         },
       }),
     )
@@ -130,9 +197,7 @@ export function createOptimizer(
 
   for (const [name, v] of variables) {
     for (const key of rule.slots(name)) {
-      const zeros = tf.zerosLike(v);
-      slots.set(key, tf.variable(zeros, false, undefined, "float32"));
-      zeros.dispose();
+      slots.set(key, new Float32Array(v.size));
       slotNames.push(key);
     }
   }
@@ -156,18 +221,19 @@ export function createOptimizer(
     }
     iterations += 1;
     const t = iterations;
-    tf.tidy(() => {
-      for (const [name, w] of variables) {
-        const raw = grads.get(name);
-        if (raw === undefined) continue;
-        rule.apply(name, w, tf.cast(raw, "float32"), lr, t);
-      }
-    });
+    for (const [name, w] of variables) {
+      const g = grads.get(name);
+      if (g === undefined) continue;
+      // A copy: on cpu dataSync() is the tensor's own storage. The gradient is only read.
+      const values = new Float32Array(w.dataSync() as Float32Array);
+      rule.apply(name, values, g.dataSync() as Float32Array, lr, t);
+      tf.tidy(() => w.assign(tf.tensor(values, w.shape, "float32")));
+    }
   };
 
   const getState = (): OptimizerState => {
     const state: OptimizerState = { step: iterations };
-    for (const key of slotNames) state[key] = Float32Array.from(slot(key).dataSync());
+    for (const key of slotNames) state[key] = slot(key).slice();
     return state;
   };
 
@@ -188,12 +254,10 @@ export function createOptimizer(
       const value = state[key];
       const target = slot(key);
       if (!(value instanceof Float32Array)) bad(`missing Float32Array "${key}".`);
-      if (value.length !== target.size) bad(`"${key}" has ${value.length} values, expected ${target.size}.`);
+      if (value.length !== target.length)
+        bad(`"${key}" has ${value.length} values, expected ${target.length}.`);
     }
-    for (const key of slotNames) {
-      const target = slot(key);
-      tf.tidy(() => target.assign(tf.tensor(state[key] as Float32Array, target.shape, "float32")));
-    }
+    for (const key of slotNames) slot(key).set(state[key] as Float32Array);
     iterations = stepValue as number;
   };
 
@@ -208,7 +272,6 @@ export function createOptimizer(
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const v of slots.values()) v.dispose();
       slots.clear();
     },
   };

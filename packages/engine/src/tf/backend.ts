@@ -1,9 +1,6 @@
 import { availableParallelism } from "node:os";
-import {
-  installFastWasmSlice,
-  installFilterTapsKernel,
-  installSharingWasmIdentity,
-} from "./internal/wasm-kernels.ts";
+import { installConvBackwardKernel } from "./internal/conv-backward-kernel.ts";
+import { installFastWasmSlice, installSharingWasmIdentity } from "./internal/wasm-kernels.ts";
 import { unrefWasmThreads, withWasmThreads } from "./internal/wasm-threads.ts";
 import { tf, wasmBackend } from "./tfjs.ts";
 
@@ -43,7 +40,7 @@ export async function initBackend(
       if (await startWasm(options.threads ?? availableParallelism())) {
         installFastWasmSlice();
         installSharingWasmIdentity();
-        installFilterTapsKernel();
+        installConvBackwardKernel();
         current = { backend: "wasm", threads: wasmBackend.getThreadsCount() };
         return current;
       }

@@ -10,9 +10,9 @@
  * convolutions, plain 2-D matmuls, transposes, pads and contiguous slices.
  */
 import type { GradSaveFunc, Tensor, Tensor1D, Tensor2D, Tensor4D } from "@tensorflow/tfjs";
+import { convBackward, convBackwardApplies } from "./internal/conv-backward-kernel.ts";
 import { currentLayer, profileLayer } from "./internal/profile.ts";
 import { referenceOps } from "./internal/reference.ts";
-import { FILTER_TAPS_KERNEL } from "./internal/wasm-kernels.ts";
 import { tf } from "./tfjs.ts";
 
 /** Activation fused into {@link conv2dSame}. */
@@ -45,7 +45,8 @@ const convCache = new Map<string, ConvFn>();
  * - filter gradient: for each of the k*k taps one 2-D matmul `[in, L] x [L, out]` whose left operand
  *   is a contiguous window of the zero-padded, channel-major input (the "flat window" trick: in the
  *   padded, flattened image a tap is a constant offset), with the padded output gradient as the
- *   shared right operand (XNNPACK packs it once);
+ *   shared right operand (XNNPACK packs it once); on wasm the windows are views, not copies, and
+ *   the whole backward pass is one kernel call (`conv-backward-kernel.ts`, the same arithmetic);
  * - bias gradient: a ones-row matmul against that same operand;
  * - one or two output channels (XNNPACK runs those at ~1/8 speed): the forward pass is one matmul
  *   for all taps plus a flat-window sum, and the filter gradient puts the taps in the right operand.
@@ -96,6 +97,11 @@ function makeConv(
         profileLayer(layer, () =>
           tf.tidy(() => {
             const [sx, sw, sy] = saved as [Tensor4D, Tensor4D, Tensor4D];
+            if (convBackwardApplies(sw.shape)) {
+              // The same kernels as below, in one call (see conv-backward-kernel.ts).
+              const relu = activation === "relu";
+              return convBackward({ x: sx, w: sw, y: sy, dy }, { relu, inputGrad, filterGrad, withBias });
+            }
             const g: Tensor4D = activation === "relu" ? tf.mul(dy, tf.step(sy)) : dy;
             const dx = inputGrad ? convInputGrad(g, sw) : tf.zerosLike(sx);
             if (!filterGrad) {
@@ -225,15 +231,9 @@ function convFilterGrad(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor4D; db
   );
   const offsets: number[] = [];
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) offsets.push(i * wp + j);
-  let products: Tensor;
-  if (tf.getBackend() === "wasm" && tf.getKernel(FILTER_TAPS_KERNEL, "wasm") !== undefined) {
-    // Matmuls over views into xFlat (no window copies): see wasm-kernels.ts.
-    products = tf.engine().runKernel(FILTER_TAPS_KERNEL, { x: xFlat, dy: gPad }, { offsets, rows: ci });
-  } else {
-    products = tf.stack(
-      offsets.map((offset) => tf.matMul(tf.reshape(tf.slice(xFlat, [offset], [ci * len]), [ci, len]), gPad)),
-    );
-  }
+  const products = tf.stack(
+    offsets.map((offset) => tf.matMul(tf.reshape(tf.slice(xFlat, [offset], [ci * len]), [ci, len]), gPad)),
+  );
   const dw = tf.reshape(products, [k, k, ci, co]) as Tensor4D;
   const db = tf.reshape(tf.matMul(tf.ones([1, len]), gPad), [co]) as Tensor1D;
   return { dw, db };

@@ -1,6 +1,8 @@
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../src/tf/backend.ts";
+import { CONV_BACKWARD_KERNEL } from "../../src/tf/internal/conv-backward-kernel.ts";
+import { profileKernels } from "../../src/tf/internal/profile.ts";
 import {
   type ConvActivation,
   conv2dSame,
@@ -98,6 +100,77 @@ describe("conv2dSame", () => {
     expect(Math.max(...Array.from(grads.off[0] as Float32Array, Math.abs))).toBe(0);
     expect(relativeError(grads.off[1] as Float32Array, grads.on[1] as Float32Array)).toBe(0);
     expect(Math.max(...Array.from(grads.on[0] as Float32Array, Math.abs))).toBeGreaterThan(0);
+  });
+
+  describe(`on wasm in one kernel (${CONV_BACKWARD_KERNEL})`, () => {
+    const cases = [
+      { ci: 3, co: 5, k: 3, bias: true, activation: "relu", inputGrad: true, filterGrad: true },
+      { ci: 4, co: 6, k: 3, bias: false, activation: "linear", inputGrad: true, filterGrad: true },
+      { ci: 1, co: 7, k: 3, bias: true, activation: "relu", inputGrad: false, filterGrad: true },
+      { ci: 3, co: 4, k: 5, bias: true, activation: "linear", inputGrad: true, filterGrad: true },
+      { ci: 2, co: 3, k: 3, bias: true, activation: "relu", inputGrad: true, filterGrad: false },
+    ] as const;
+    /** Loss and gradient bytes of one convolution, with the fused kernel registered or not. */
+    const gradientBytes = (c: (typeof cases)[number], fused: boolean) => {
+      const config = tf.getKernel(CONV_BACKWARD_KERNEL, "wasm");
+      if (config === undefined) throw new Error(`${CONV_BACKWARD_KERNEL} is not registered`);
+      if (!fused) tf.unregisterKernel(CONV_BACKWARD_KERNEL, "wasm");
+      try {
+        return tf.tidy(() => {
+          const x = tf.tensor4d(randomArray(2 * 9 * 7 * c.ci, 21), [2, 9, 7, c.ci]);
+          const w = tf.tensor4d(randomArray(c.k * c.k * c.ci * c.co, 22, -0.5, 0.5), [c.k, c.k, c.ci, c.co]);
+          const bias = tf.tensor1d(randomArray(c.co, 23, -0.2, 0.2));
+          const r = tf.tensor4d(randomArray(2 * 9 * 7 * c.co, 24), [2, 9, 7, c.co]);
+          const grads = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => {
+            const { activation, inputGrad, filterGrad } = c;
+            const options = {
+              bias: c.bias ? (bb as Tensor1D) : undefined,
+              activation,
+              inputGrad,
+              filterGrad,
+            };
+            const y = conv2dSame(xx as Tensor4D, ww as Tensor4D, options);
+            return tf.sum(tf.mul(c.bias ? y : tf.add(y, tf.mul(bb, 0)), r));
+          })([x, w, bias]);
+          return grads.map((g) => Array.from(new Uint32Array((g.dataSync() as Float32Array).buffer)));
+        });
+      } finally {
+        if (!fused) tf.registerKernel(config);
+      }
+    };
+    for (const c of cases) {
+      it(`gives the bytes of the op-by-op gradient (${JSON.stringify(c)})`, async () => {
+        await onBackend("wasm", () => undefined);
+        expect(gradientBytes(c, true)).toEqual(gradientBytes(c, false));
+      });
+    }
+
+    it("runs in place of the ops, and the profile lists the kernels it calls", async () => {
+      await onBackend("wasm", () => undefined);
+      const x = tf.tensor4d(randomArray(2 * 8 * 8 * 3, 31), [2, 8, 8, 3]);
+      const w = tf.tensor4d(randomArray(3 * 3 * 3 * 4, 32), [3, 3, 3, 4]);
+      const b = tf.tensor1d([0.1, 0.2, 0.3, 0.4]);
+      const profile = await profileKernels(() => {
+        tf.dispose(
+          tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) =>
+            tf.sum(conv2dSame(xx as Tensor4D, ww as Tensor4D, { bias: bb as Tensor1D, activation: "relu" })),
+          )([x, w, b]),
+        );
+      });
+      // No pass is marked here, so every kernel counts as forward.
+      const calls = Object.fromEntries([...profile.byKernel].map(([key, v]) => [key.split("|")[1], v.calls]));
+      expect(calls).toMatchObject({
+        FusedConv2D: 1,
+        [CONV_BACKWARD_KERNEL]: 1,
+        Step: 1,
+        Conv2D: 1,
+        Transpose: 1,
+        PadV2: 2,
+        BatchMatMul: 2,
+      });
+      expect(calls.Slice).toBeUndefined();
+      tf.dispose([x, w, b]);
+    });
   });
 
   it("rejects even or non-square filters", () => {

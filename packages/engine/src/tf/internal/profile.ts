@@ -5,7 +5,9 @@
  * kernels with it, so the backward pass is attributed to the same layers.
  *
  * Kernel times are TensorFlow.js' own (`tf.profile`, the backend's synchronous timer); the time of a
- * run not spent inside kernels (JavaScript glue, tape bookkeeping) is reported separately.
+ * run not spent inside kernels (JavaScript glue, tape bookkeeping) is reported separately. A fused
+ * kernel that runs other kernels itself reports them with {@link profileSubKernel}: they are listed
+ * in its place, and what remains of its time (its own data movement) counts as its own, as a copy.
  */
 import { tf } from "../tfjs.ts";
 
@@ -39,7 +41,7 @@ const KINDS: Readonly<Record<string, OpKind>> = {
   FusedDepthwiseConv2D: "conv",
   BatchMatMul: "matmul",
   _FusedMatMul: "matmul",
-  TrainkitFilterTaps: "matmul",
+  TrainkitConvBackward: "copy",
   Slice: "copy",
   Pad: "copy",
   PadV2: "copy",
@@ -77,8 +79,16 @@ interface Mark {
   readonly phase: ProfilePhase;
 }
 
+interface SubKernel {
+  /** Index the enclosing kernel will have in the profile (it is listed when it ends). */
+  readonly index: number;
+  readonly name: string;
+  readonly ms: number;
+}
+
 interface Recording {
   readonly marks: Mark[];
+  readonly subKernels: SubKernel[];
   layer: string;
   phase: ProfilePhase;
 }
@@ -114,6 +124,21 @@ export function profileLayer<T>(layer: string | undefined, fn: () => T): T {
   }
 }
 
+/**
+ * Runs `fn`, a kernel that a fused kernel calls directly (bypassing the engine), timing it as
+ * `name` while profiling.
+ */
+export function profileSubKernel<T>(name: string, fn: () => T): T {
+  const r = recording;
+  if (r === undefined) return fn();
+  const t0 = performance.now();
+  try {
+    return fn();
+  } finally {
+    r.subKernels.push({ index: kernelCount(), name, ms: performance.now() - t0 });
+  }
+}
+
 /** From here on, kernels belong to the backward pass (called once the loss is computed). */
 export function profileBackward(): void {
   if (recording !== undefined) mark(recording, "(other)", "backward");
@@ -121,7 +146,7 @@ export function profileBackward(): void {
 
 /** Runs `fn` once under `tf.profile` and returns its kernel time by layer, phase and op kind. */
 export async function profileKernels(fn: () => void): Promise<KernelProfile> {
-  const r: Recording = { marks: [], layer: "(other)", phase: "forward" };
+  const r: Recording = { marks: [], subKernels: [], layer: "(other)", phase: "forward" };
   let wallMs = 0;
   const info = await tf.profile(() => {
     recording = r;
@@ -142,23 +167,31 @@ export async function profileKernels(fn: () => void): Promise<KernelProfile> {
   let m = 0;
   let kernelMs = 0;
   const byKernel = new Map<string, { ms: number; calls: number }>();
+  const subsOf = new Map<number, SubKernel[]>();
+  for (const sub of r.subKernels) subsOf.set(sub.index, [...(subsOf.get(sub.index) ?? []), sub]);
+  const add = (where: Mark, name: string, kind: OpKind, ms: number) => {
+    const key = `${where.layer}|${where.phase}|${kind}`;
+    const row = totals.get(key) ?? { layer: where.layer, phase: where.phase, kind, ms: 0, kernels: 0 };
+    row.ms += ms;
+    row.kernels++;
+    kernelMs += ms;
+    totals.set(key, row);
+    const named = byKernel.get(`${where.phase}|${name}`) ?? { ms: 0, calls: 0 };
+    named.ms += ms;
+    named.calls++;
+    byKernel.set(`${where.phase}|${name}`, named);
+  };
   info.kernels.forEach((k, i) => {
     while (m + 1 < r.marks.length && (r.marks[m + 1] as Mark).index <= i) m++;
     // Scopes of custom gradients ("forward") are listed too; only registered kernels are counted.
     if (tf.getKernel(k.name, backend) === undefined) return;
     const where = r.marks[m] as Mark;
-    const kind = opKind(k.name);
-    const key = `${where.layer}|${where.phase}|${kind}`;
-    const row = totals.get(key) ?? { layer: where.layer, phase: where.phase, kind, ms: 0, kernels: 0 };
-    const ms = k.kernelTimeMs as number;
-    row.ms += ms;
-    row.kernels++;
-    kernelMs += ms;
-    totals.set(key, row);
-    const named = byKernel.get(`${where.phase}|${k.name}`) ?? { ms: 0, calls: 0 };
-    named.ms += ms;
-    named.calls++;
-    byKernel.set(`${where.phase}|${k.name}`, named);
+    let own = k.kernelTimeMs as number;
+    for (const sub of subsOf.get(i) ?? []) {
+      add(where, sub.name, opKind(sub.name), sub.ms);
+      own -= sub.ms;
+    }
+    add(where, k.name, opKind(k.name), Math.max(0, own));
   });
   return { wallMs, kernelMs, rows: [...totals.values()], byKernel };
 }

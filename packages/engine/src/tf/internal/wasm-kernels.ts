@@ -1,6 +1,5 @@
 /**
- * Kernel replacements and one added kernel for the TensorFlow.js 4.22 wasm backend (installed by
- * `initBackend`).
+ * Kernel replacements for the TensorFlow.js 4.22 wasm backend (installed by `initBackend`).
  *
  * - `Slice`: the stock kernel starts with `backend.readSync(x)`, which copies the *whole input* out of
  *   the wasm heap into a fresh JavaScript buffer before copying the slice: slicing 9 windows out of an
@@ -10,22 +9,21 @@
  * - `Identity` (what `clone` runs; the engine clones every tensor it saves for a gradient): the stock
  *   kernel copies the data; this one shares it by reference count, as the stock `Reshape` kernel of
  *   the same backend and the cpu backend's `Identity` do (tensors are immutable).
- * - `TrainkitFilterTaps` (added): the k*k per-tap products of a convolution filter gradient,
- *   `out[t] = x[offset_t : offset_t + rows*len] as [rows, len]  x  dy [len, out]`, each run by the
- *   backend's own `BatchMatMul` (XNNPACK) on a *view* into `x` (a tensor id registered on the wasm
- *   side at an offset of `x`'s memory, never seen by TensorFlow.js) writing into a view of the output:
- *   no window copies, no stack copy, and `dy` (the cached operand) packed once. Same products, in the
- *   same order, as `matMul(slice(x, ...), dy)` per tap: the results are byte-identical.
+ *
+ * The fused convolution backward kernel, which also uses this view of the backend, is in
+ * `conv-backward-kernel.ts`.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { tf } from "../tfjs.ts";
 
 type HeapArray = Float32Array | Int32Array | Uint8Array;
 
-interface WasmBackendView {
+/** The parts of the TensorFlow.js wasm backend the kernels here use (not in its public types). */
+export interface WasmBackendView {
   typedArrayFromHeap(t: TensorInfo): HeapArray;
   makeOutput(shape: number[], dtype: string): TensorInfo;
   incRef(dataId: object): void;
+  disposeData(dataId: object): boolean;
   dataIdNextNumber: number;
   readonly dataIdMap: { get(dataId: object): { readonly id: number; readonly memoryOffset: number } };
   readonly wasm: {
@@ -35,70 +33,6 @@ interface WasmBackendView {
       disposeData(id: number): void;
     };
   };
-}
-
-/** Name of the added filter-gradient kernel (wasm only). */
-export const FILTER_TAPS_KERNEL = "TrainkitFilterTaps";
-
-let filterTapsInstalled = false;
-
-/** Registers {@link FILTER_TAPS_KERNEL} on the wasm backend (idempotent). */
-export function installFilterTapsKernel(): void {
-  if (filterTapsInstalled || tf.getKernel(FILTER_TAPS_KERNEL, "wasm") !== undefined) return;
-  let matmul: ((...args: unknown[]) => void) | undefined;
-  const kernelFunc = ((args: {
-    readonly inputs: { readonly x: TensorInfo; readonly dy: TensorInfo };
-    readonly attrs: { readonly offsets: readonly number[]; readonly rows: number };
-    readonly backend: unknown;
-  }) => {
-    const backend = args.backend as WasmBackendView;
-    const { x, dy } = args.inputs;
-    const { offsets, rows } = args.attrs;
-    const [len, co] = dy.shape as [number, number];
-    const last = Math.max(...offsets) + rows * len;
-    if (
-      x.dtype !== "float32" ||
-      dy.dtype !== "float32" ||
-      x.shape.length !== 1 ||
-      (x.shape[0] as number) < last
-    ) {
-      throw new Error(`${FILTER_TAPS_KERNEL}: x must be a float32 vector of at least ${last} values.`);
-    }
-    matmul ??= backend.wasm.cwrap("BatchMatMul", null, [
-      "number",
-      "array",
-      "number",
-      "number",
-      "array",
-      "number",
-      "number",
-      "number",
-      "number",
-    ]);
-    const out = backend.makeOutput([offsets.length, rows, co], "float32");
-    const xPtr = backend.dataIdMap.get(x.dataId).memoryOffset;
-    const outPtr = backend.dataIdMap.get(out.dataId).memoryOffset;
-    const dyId = backend.dataIdMap.get(dy.dataId).id;
-    const aShape = new Uint8Array(new Int32Array([1, rows, len]).buffer);
-    const bShape = new Uint8Array(new Int32Array([1, len, co]).buffer);
-    const { tfjs } = backend.wasm;
-    offsets.forEach((offset, t) => {
-      const a = backend.dataIdNextNumber++;
-      const o = backend.dataIdNextNumber++;
-      tfjs.registerTensor(a, rows * len, xPtr + 4 * offset);
-      tfjs.registerTensor(o, rows * co, outPtr + 4 * t * rows * co);
-      try {
-        matmul!(a, aShape, 3, dyId, bShape, 3, 0, 0, o);
-      } finally {
-        // Forgets the ids only: the memory belongs to `x` and `out`.
-        tfjs.disposeData(a);
-        tfjs.disposeData(o);
-      }
-    });
-    return out;
-  }) as unknown as KernelFunc;
-  tf.registerKernel({ kernelName: FILTER_TAPS_KERNEL, backendName: "wasm", kernelFunc });
-  filterTapsInstalled = true;
 }
 
 interface SliceArgs {
