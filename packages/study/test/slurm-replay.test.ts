@@ -94,74 +94,66 @@ function fakeCluster(jobs: number) {
   const failSacct = (message: string) =>
     writeFileSync(commands.sacct, `#!/bin/sh\necho '${message}' >&2\nexit 1\n`);
   const restoreSacct = () => program("sacct");
-  return { executor, ctx, poll, stderr, failSacct, restoreSacct };
+  /** Polls once per scene, in order: the events of each poll. */
+  const replay = async (scenes: readonly Scene[]) => {
+    const seen: (readonly unknown[])[] = [];
+    for (const scene of scenes) seen.push(await poll(scene));
+    return seen;
+  };
+  return { executor, ctx, poll, replay, stderr, failSacct, restoreSacct };
 }
 
 const row = (state: string, exit = "0:0", end = "Unknown") =>
   `101|${ARRAY}_0|${state}|${exit}|0:0|None|2026-01-01T10:00:00|${end}|node1\n`;
 const ended = new Date(Date.now() - 30_000).toISOString().slice(0, 19);
+/** The first attempt runs and has written its record. */
+const RUNNING_1: Scene = {
+  squeue: `${ARRAY}_0|RUNNING|None\n`,
+  sacct: row("RUNNING"),
+  record: { attempt: 1 },
+};
 
 describe("createSlurmExecutor poll", () => {
   it("reports a requeued job's attempts in order: running 1, preempted 1, running 2, succeeded 2", async () => {
     const cluster = fakeCluster(1);
     await cluster.executor.reattach?.(cluster.ctx);
-    const seen: (readonly unknown[])[] = [];
+    const scenes: Scene[] = [];
     // Queued, never started: a collapsed pending range.
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|PENDING|None\n`,
-        sacct: `${ARRAY}|${ARRAY}_[0]|PENDING|0:0|0:0|None|Unknown|Unknown|None assigned\n`,
-      }),
-    );
+    scenes.push({
+      squeue: `${ARRAY}_0|PENDING|None\n`,
+      sacct: `${ARRAY}|${ARRAY}_[0]|PENDING|0:0|0:0|None|Unknown|Unknown|None assigned\n`,
+    });
     // The first attempt runs and writes its record.
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|RUNNING|None\n`,
-        sacct: row("RUNNING"),
-        record: { attempt: 1 },
-      }),
-    );
+    scenes.push(RUNNING_1);
     // Preempted with requeue: pending again, its record says interrupted by SIGTERM.
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
-        sacct: row("PENDING"),
-        record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: new Date().toISOString() },
-      }),
-    );
+    scenes.push({
+      squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
+      sacct: row("PENDING"),
+      record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: new Date().toISOString() },
+    });
     // squeue shows the completing flag while the interrupted attempt is still ending: still preempted.
-    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|COMPLETING|None\n`, sacct: row("PENDING") }));
+    scenes.push({ squeue: `${ARRAY}_0|COMPLETING|None\n`, sacct: row("PENDING") });
     // Running again, before the second attempt replaced the record (a stale `running` of attempt 1 on
     // a slow shared file system): the second attempt, never the first again.
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|RUNNING|None\n`,
-        sacct: row("RUNNING"),
-        record: { attempt: 1 },
-      }),
-    );
+    scenes.push(RUNNING_1);
     // The second attempt's own record: nothing new to say.
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|RUNNING|None\n`,
-        sacct: row("RUNNING"),
-        record: { attempt: 2, restartCount: 1 },
-      }),
-    );
+    scenes.push({
+      squeue: `${ARRAY}_0|RUNNING|None\n`,
+      sacct: row("RUNNING"),
+      record: { attempt: 2, restartCount: 1 },
+    });
     // Done: gone from squeue, COMPLETED in sacct, the record says exit 0.
-    seen.push(
-      await cluster.poll({
-        sacct: row("COMPLETED", "0:0", ended),
-        record: {
-          attempt: 2,
-          restartCount: 1,
-          state: "exited",
-          exitCode: 0,
-          endedAt: new Date().toISOString(),
-        },
-      }),
-    );
-    expect(seen).toEqual([
+    scenes.push({
+      sacct: row("COMPLETED", "0:0", ended),
+      record: {
+        attempt: 2,
+        restartCount: 1,
+        state: "exited",
+        exitCode: 0,
+        endedAt: new Date().toISOString(),
+      },
+    });
+    expect(await cluster.replay(scenes)).toEqual([
       [{ index: 0, status: "pending", attempt: 1 }],
       [{ index: 0, status: "running", attempt: 1 }],
       [{ index: 0, status: "preempted", attempt: 1 }],
@@ -179,32 +171,22 @@ describe("createSlurmExecutor poll", () => {
     const cluster = fakeCluster(1);
     await cluster.executor.reattach?.(cluster.ctx);
     const ended = new Date().toISOString();
-    const seen: (readonly unknown[])[] = [];
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|RUNNING|None\n`,
-        sacct: row("RUNNING"),
-        record: { attempt: 1 },
-      }),
-    );
+    const scenes: Scene[] = [];
+    scenes.push(RUNNING_1);
     // `scontrol requeue`: the script traps SIGTERM and writes `interrupted` while Slurm still shows
     // the job COMPLETING; then it is pending again, then it runs as attempt 2.
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|COMPLETING|None\n`,
-        sacct: row("RUNNING"),
-        record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: ended },
-      }),
-    );
-    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|PENDING|BeginTime\n`, sacct: row("PENDING") }));
-    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") }));
+    scenes.push({
+      squeue: `${ARRAY}_0|COMPLETING|None\n`,
+      sacct: row("RUNNING"),
+      record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: ended },
+    });
+    scenes.push({ squeue: `${ARRAY}_0|PENDING|BeginTime\n`, sacct: row("PENDING") });
+    scenes.push({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") });
     // Attempt 2 ends normally: COMPLETING with its `exited` record, then COMPLETED.
     const done = { attempt: 2, restartCount: 1, state: "exited", exitCode: 0, endedAt: ended } as const;
-    seen.push(
-      await cluster.poll({ squeue: `${ARRAY}_0|COMPLETING|None\n`, sacct: row("COMPLETING"), record: done }),
-    );
-    seen.push(await cluster.poll({ sacct: row("COMPLETED", "0:0", ended.slice(0, 19)) }));
-    expect(seen).toEqual([
+    scenes.push({ squeue: `${ARRAY}_0|COMPLETING|None\n`, sacct: row("COMPLETING"), record: done });
+    scenes.push({ sacct: row("COMPLETED", "0:0", ended.slice(0, 19)) });
+    expect(await cluster.replay(scenes)).toEqual([
       [{ index: 0, status: "running", attempt: 1 }],
       [],
       [{ index: 0, status: "preempted", attempt: 1 }],
@@ -223,26 +205,18 @@ describe("createSlurmExecutor poll", () => {
       signal: 15,
       endedAt: new Date().toISOString(),
     } as const;
-    const seen: (readonly unknown[])[] = [];
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|RUNNING|None\n`,
-        sacct: row("RUNNING"),
-        record: { attempt: 1 },
-      }),
-    );
-    seen.push(
-      await cluster.poll({
-        squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
-        sacct: row("PENDING"),
-        record: interrupted,
-      }),
-    );
-    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") }));
+    const scenes: Scene[] = [];
+    scenes.push(RUNNING_1);
+    scenes.push({
+      squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
+      sacct: row("PENDING"),
+      record: interrupted,
+    });
+    scenes.push({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") });
     // squeue and sacct still say pending for a poll while attempt 1's record is read again.
-    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|PENDING|None\n`, sacct: row("REQUEUED") }));
-    seen.push(await cluster.poll({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") }));
-    expect(seen).toEqual([
+    scenes.push({ squeue: `${ARRAY}_0|PENDING|None\n`, sacct: row("REQUEUED") });
+    scenes.push({ squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") });
+    expect(await cluster.replay(scenes)).toEqual([
       [{ index: 0, status: "running", attempt: 1 }],
       [{ index: 0, status: "preempted", attempt: 1 }],
       [{ index: 0, status: "running", attempt: 2 }],

@@ -41,9 +41,12 @@ interface ConvBackwardInputs {
 
 /** Whether {@link convBackward} can run a convolution with this filter shape. */
 export function convBackwardApplies(filterShape: readonly number[]): boolean {
-  return tf.getBackend() === "wasm" && tf.getKernel(CONV_BACKWARD_KERNEL, "wasm") !== undefined
-    ? (filterShape[0] as number) > 1 && (filterShape[3] as number) > 2
-    : false;
+  return (
+    (filterShape[0] as number) > 1 &&
+    (filterShape[3] as number) > 2 &&
+    tf.getBackend() === "wasm" &&
+    tf.getKernel(CONV_BACKWARD_KERNEL, "wasm") !== undefined
+  );
 }
 
 /** Runs {@link CONV_BACKWARD_KERNEL}: `[dx, dw]`, plus `db` when `withBias`. */
