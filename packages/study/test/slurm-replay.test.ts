@@ -225,6 +225,36 @@ describe("createSlurmExecutor poll", () => {
     ]);
   });
 
+  it("never reads a next attempt's fresh record under a stale pending state as another preemption", async () => {
+    const cluster = fakeCluster(1);
+    await cluster.executor.reattach?.(cluster.ctx);
+    const now = new Date().toISOString();
+    const second = { attempt: 2, restartCount: 1 } as const;
+    expect(
+      await cluster.replay([
+        RUNNING_1,
+        {
+          squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
+          sacct: row("PENDING"),
+          record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: now },
+        },
+        // squeue read just before attempt 2 started, its record just after.
+        { squeue: `${ARRAY}_0|PENDING|None\n`, sacct: row("PENDING"), record: second },
+        { squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") },
+        {
+          sacct: row("COMPLETED", "0:0", ended),
+          record: { ...second, state: "exited", exitCode: 0, endedAt: now },
+        },
+      ]),
+    ).toEqual([
+      [{ index: 0, status: "running", attempt: 1 }],
+      [{ index: 0, status: "preempted", attempt: 1 }],
+      [],
+      [{ index: 0, status: "running", attempt: 2 }],
+      [{ index: 0, status: "succeeded", attempt: 2 }],
+    ]);
+  });
+
   it("keeps what it reported when sacct fails for a poll, and says so", async () => {
     const cluster = fakeCluster(2);
     await cluster.executor.reattach?.(cluster.ctx);

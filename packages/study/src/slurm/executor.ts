@@ -437,6 +437,12 @@ export function createSlurmExecutor(
       // reported is that attempt's record still read after the job moved on: old news, not a new
       // preemption (raising it to the current attempt made the next start count one attempt too many).
       if (judged?.status === "preempted" && previous && judged.attempt < previous.attempt) return;
+      // squeue still says pending while the record already says `running`: the next attempt started
+      // between the two reads. Not a second preemption (reporting one made the start after it count
+      // one attempt too many); the next poll sees it running.
+      if (judged?.status === "preempted" && previous?.status === "preempted" && record?.state === "running") {
+        return;
+      }
       // "Not known yet" (an empty answer, a record still on its way) keeps what was reported before;
       // a job never reported is pending.
       if (judged === null && previous) return;
