@@ -52,7 +52,7 @@ command("train", [
   "--n-groups",
   "240",
   "--nepochs",
-  process.env.DEMO_EPOCHS ?? "26",
+  process.env.DEMO_EPOCHS ?? "25",
   "--batch-size",
   process.env.DEMO_BATCH_SIZE ?? "8",
   "--n-filters-scale",
