@@ -304,14 +304,20 @@ describe.skipIf(problem !== undefined)("createSlurmExecutor on a real Slurm 22.0
     await pollUntil(s, () => existsSync(join(dir, "checkpoint")), 120);
     const id = slurmJobId(s, 0);
     await run("scontrol", ["requeue", id]);
+    const requeuedAt = Date.now();
     const preempted = await pollUntil(s, (l) => l.get(0)?.status === "preempted", 120);
     expect(preempted.get(0)).toMatchObject({ status: "preempted", attempt: 1 });
-    // A requeued job waits ~2 minutes (BeginTime): move its start to now until it runs again.
+    // A requeued job waits ~2 minutes (BeginTime): move its start to now until it runs again. Not in
+    // the requeue's first seconds: slurmd refuses to launch a job whose credential it revoked within
+    // the same second ("Killing non-startable batch JobId=...: Job credential revoked" in
+    // slurmctld.log), and Slurm then ends the job FAILED 1:0 for good (seen in a fresh-clone run).
     await pollUntil(
       s,
       (l) => {
         if (l.get(0)?.attempt === 2) return true;
-        execFile("scontrol", ["update", `JobId=${id}`, "StartTime=now"], () => {});
+        if (Date.now() - requeuedAt > 3000) {
+          execFile("scontrol", ["update", `JobId=${id}`, "StartTime=now"], () => {});
+        }
         return false;
       },
       120,
