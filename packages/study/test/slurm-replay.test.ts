@@ -196,6 +196,32 @@ describe("createSlurmExecutor poll", () => {
     ]);
   });
 
+  it("does not count a short attempt that ended between the squeue and the record read as another", async () => {
+    const cluster = fakeCluster(1);
+    await cluster.executor.reattach?.(cluster.ctx);
+    const now = new Date().toISOString();
+    const second = { attempt: 2, restartCount: 1, state: "exited", exitCode: 0, endedAt: now } as const;
+    expect(
+      await cluster.replay([
+        RUNNING_1,
+        {
+          squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
+          sacct: row("PENDING"),
+          record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: now },
+        },
+        // Attempt 2 ran 0.2 s (seen in a fresh-clone cluster test): squeue still said RUNNING when
+        // read, its record was already `exited` when read just after.
+        { squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING"), record: second },
+        { sacct: row("COMPLETED", "0:0", ended) },
+      ]),
+    ).toEqual([
+      [{ index: 0, status: "running", attempt: 1 }],
+      [{ index: 0, status: "preempted", attempt: 1 }],
+      [{ index: 0, status: "running", attempt: 2 }],
+      [{ index: 0, status: "succeeded", attempt: 2 }],
+    ]);
+  });
+
   it("ignores a stale preemption of an earlier attempt once the next one was reported", async () => {
     const cluster = fakeCluster(1);
     await cluster.executor.reattach?.(cluster.ctx);

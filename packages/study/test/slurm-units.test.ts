@@ -251,6 +251,19 @@ describe("judgeJob", () => {
     }
   });
 
+  it("counts a RUNNING row beside an exited record as that record's attempt (it ended between the reads)", () => {
+    for (const attempt of [1, 2]) {
+      expect(
+        judgeJob(
+          observe({
+            squeue: parseSqueue("1_0|RUNNING|None")[0]!,
+            record: record({ attempt, restartCount: attempt - 1 }),
+          }),
+        ),
+      ).toMatchObject({ status: "running", attempt });
+    }
+  });
+
   it("counts a running requeued job as the next attempt before it wrote its own record", () => {
     const verdict = judgeJob(
       observe({

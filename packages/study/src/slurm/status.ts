@@ -145,11 +145,11 @@ export function judgeJob(o: Observation): Verdict | null {
       : undefined);
   const liveReason = o.squeue?.reason ?? o.sacct?.reason ?? "";
   if (live !== undefined && LIVE_RUNNING.has(live)) {
-    // A record that is not `running` is the previous attempt's: this one has not written its own yet.
-    // Except while COMPLETING: that is the record's own attempt ending (its script wrote the record
-    // on the way out, after a requeue's SIGTERM or at a normal end), not a new attempt.
-    const running =
-      record && record.state !== "running" && live !== "COMPLETING" ? record.attempt + 1 : attempt;
+    // An `interrupted` record is the previous attempt's (a requeue's SIGTERM): this one has not
+    // written its own yet. Except while COMPLETING: that is the record's own attempt ending. An
+    // `exited` record is always its own attempt's: a program that ran to its end is not run again,
+    // and a short attempt can start and end between the squeue read and the record read.
+    const running = record?.state === "interrupted" && live !== "COMPLETING" ? record.attempt + 1 : attempt;
     const message = live === "RUNNING" ? undefined : live;
     return message === undefined
       ? { status: "running", attempt: running, exitCode: null }
