@@ -113,6 +113,13 @@ const RUNNING_1: Scene = {
   record: { attempt: 1 },
 };
 
+/** Requeued after attempt 1: pending again, its record says interrupted by SIGTERM at `endedAt`. */
+const preempted1 = (endedAt: string): Scene => ({
+  squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
+  sacct: row("PENDING"),
+  record: { state: "interrupted", exitCode: 143, signal: 15, endedAt },
+});
+
 describe("createSlurmExecutor poll", () => {
   it("reports a requeued job's attempts in order: running 1, preempted 1, running 2, succeeded 2", async () => {
     const cluster = fakeCluster(1);
@@ -204,11 +211,7 @@ describe("createSlurmExecutor poll", () => {
     expect(
       await cluster.replay([
         RUNNING_1,
-        {
-          squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
-          sacct: row("PENDING"),
-          record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: now },
-        },
+        preempted1(now),
         // Attempt 2 ran 0.2 s (seen in a fresh-clone cluster test): squeue still said RUNNING when
         // read, its record was already `exited` when read just after.
         { squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING"), record: second },
@@ -259,11 +262,7 @@ describe("createSlurmExecutor poll", () => {
     expect(
       await cluster.replay([
         RUNNING_1,
-        {
-          squeue: `${ARRAY}_0|PENDING|BeginTime\n`,
-          sacct: row("PENDING"),
-          record: { state: "interrupted", exitCode: 143, signal: 15, endedAt: now },
-        },
+        preempted1(now),
         // squeue read just before attempt 2 started, its record just after.
         { squeue: `${ARRAY}_0|PENDING|None\n`, sacct: row("PENDING"), record: second },
         { squeue: `${ARRAY}_0|RUNNING|None\n`, sacct: row("RUNNING") },
