@@ -74,13 +74,19 @@ const floats = async (runDir: string) =>
   (await decodeWeights(await weights(runDir), "weights")).arrays.map((a) =>
     Float64Array.from(a.data as ArrayLike<number>),
   );
-const lrs = (runDir: string) => {
+/** One column of metrics.csv, a row per epoch (an empty cell is undefined). */
+const column = (runDir: string, name: string) => {
   const [header, ...rows] = readFileSync(join(runDir, "lightning_logs/version_0/metrics.csv"), "utf8")
     .trim()
     .split("\n");
-  const at = header!.split(",").indexOf("lr");
-  return rows.map((r) => Number(r.split(",")[at]));
+  const at = header!.split(",").indexOf(name);
+  expect(at, `metrics.csv has a ${name} column`).toBeGreaterThanOrEqual(0);
+  return rows.map((r) => {
+    const cell = r.split(",")[at];
+    return cell === "" || cell === undefined ? undefined : Number(cell);
+  });
 };
+const lrs = (runDir: string) => column(runDir, "lr") as number[];
 const expectLrs = (runDir: string, expected: readonly number[]) => {
   const got = lrs(runDir);
   expect(got).toHaveLength(expected.length);
@@ -309,6 +315,30 @@ const EFFECTS: Record<HonouredKnob, () => Promise<void>> = {
     const run = await trainWith({ checkpointMode: "max", earlyStopPatience: 1 }, { nepochs: 5 });
     expect(run.details.epochsRun as number).toBeLessThan(5);
     expect(String(run.details.earlyStopping)).toMatch(/improve/i);
+  },
+  checkValEveryNEpoch: async () => {
+    // Validation every 2nd epoch and after the last: val_loss on epochs 1, 3 and 4 of 5, and only
+    // those ranked (every one kept). Validation never changes the training: the weights are the same.
+    const validation = { testDataFile: join(dir, "test.npz"), nepochs: 5 };
+    const settings = { checkpointMonitor: "val_loss", checkpointSaveTopK: -1 } as const;
+    const every = await trainWith(settings, validation);
+    const sparse = await trainWith({ ...settings, checkValEveryNEpoch: 2 }, validation);
+    expect(column(every.runDir, "val_loss").map((v) => v !== undefined)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    const val = column(sparse.runDir, "val_loss");
+    expect(val.map((v) => v !== undefined)).toEqual([false, true, false, true, true]);
+    expect(val).toEqual(
+      column(every.runDir, "val_loss").map((v, i) => (i % 2 === 1 || i === 4 ? v : undefined)),
+    );
+    const ranked = (run: Run) => checkpoints(run.runDir).filter((f) => f.includes("val_loss="));
+    expect(ranked(every)).toHaveLength(5);
+    expect(ranked(sparse).map((f) => f.slice(0, 8))).toEqual(["epoch=01", "epoch=03", "epoch=04"]);
+    expect((await weights(sparse.runDir)).equals(await weights(every.runDir))).toBe(true);
   },
   enableProgressBar: async () => {
     // The bar is drawn on the process's stderr when it is a terminal: pretend it is one.

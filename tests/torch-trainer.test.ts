@@ -120,6 +120,32 @@ describe("examples/torch-trainer", () => {
     60_000,
   );
 
+  it.skipIf(!torch)(
+    `validates every checkValEveryNEpoch epochs and after the last, the plateau counting checks only ${SKIPPED}`,
+    async () => {
+      const { status, stderr, out } = await train("val-every-2", {
+        training: { nepochs: 5, testDataFile: testOut },
+        execution: {
+          learningRate: 0.001,
+          checkValEveryNEpoch: 2,
+          scheduler: "ReduceLROnPlateau",
+          plateauPatience: 0,
+          plateauThreshold: 0.5,
+          plateauFactor: 0.5,
+        },
+      });
+      expect(status, stderr).toBe(0);
+      const [header, ...rows] = readFileSync(join(out, "metrics.csv"), "utf8").trim().split(/\r?\n/);
+      const at = header!.split(",").indexOf("val_loss");
+      expect(rows.map((r) => r.split(",")[at] !== "")).toEqual([false, true, false, true, true]);
+      // Checks at epochs 1 (the first best) and 3 (not 50% better): the rate halves for epoch 4 only.
+      const lrs = metrics(out).map((r) => r.lr!);
+      expect(lrs).toEqual([0.001, 0.001, 0.001, 0.001, 0.0005]);
+      expect(existsSync(join(out, "checkpoints/best.pt"))).toBe(true);
+    },
+    60_000,
+  );
+
   const lr0 = 0.001;
   const schedules: readonly (readonly [string, Execution, readonly number[]])[] = [
     [

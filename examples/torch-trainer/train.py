@@ -35,7 +35,7 @@ HONOURED = {
                  "adamBeta2 scheduler lrGamma lrMilestones lrMilestoneFactor lrWarmupEpochs lrMinRatio plateauFactor "
                  "plateauPatience plateauMinLr plateauThreshold gradientClipVal gradientClipAlgorithm "
                  "accumulateGradBatches enableCheckpointing checkpointSaveTopK checkpointMonitor checkpointMode "
-                 "earlyStopPatience logger",
+                 "earlyStopPatience checkValEveryNEpoch logger",
 }
 INERT = {
     "model": "fnoModes fnoWidth fnoBlocks fnoCnnBlocks learnedInputChannels maxHiddenChannels resnetWidth "
@@ -329,14 +329,16 @@ def main():
             opt.step()
             step += 1
         row = {"epoch": epoch, "lr": lr, "step": step, "train_loss": total / n}
-        if val:
+        if val and ((epoch + 1) % ex["checkValEveryNEpoch"] == 0 or epoch == tr["nepochs"] - 1):
             with torch.no_grad(), autocast():
                 row["val_loss"] = float(per_sample_loss(net, cfg, val[0], val[2]).mean())
         if log:
-            csv.writer(log, lineterminator="\n").writerow([row[c] for c in columns])
+            csv.writer(log, lineterminator="\n").writerow([row.get(c, "") for c in columns])
             log.flush()
         print(" ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-        metric = row[monitor]
+        metric = row.get(monitor)
+        if metric is None:  # an epoch between validations: nothing to rank, count or step on
+            continue
         if best is None or (metric > best if ex["checkpointMode"] == "max" else metric < best):
             best, waited = metric, 0
             if ex["enableCheckpointing"]:

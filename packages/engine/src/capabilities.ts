@@ -204,6 +204,7 @@ export const EMBEDDED_SUPPORT = {
     ),
     checkpointMode: honoured(MONITOR),
     earlyStopPatience: honoured(EARLY_STOPPING),
+    checkValEveryNEpoch: honoured(TRAIN_LOOP, "val_loss on epochs n-1, 2n-1, ... and the last."),
     logger: onlyValues(
       ["csv", "tensorboard", "none"],
       "No MLflow client in the engine; use --backend process.",

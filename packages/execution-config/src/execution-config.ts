@@ -280,6 +280,14 @@ export const ExecutionConfigSchema = z.strictObject({
     description: "Stop after this many epochs without improvement of the monitored metric.",
     valueName: "N",
   }),
+  checkValEveryNEpoch: exec(positiveInt().default(1), {
+    category: "checkpoints",
+    upstream: "check_val_every_n_epoch",
+    flag: "check-val-every-n-epoch",
+    description:
+      "Validate every N epochs and after the last; with a validation monitor, epochs in between rank no checkpoint and count toward no patience.",
+    valueName: "N",
+  }),
   // logging
   logger: exec(z.enum(LOGGERS).default("csv"), {
     category: "logging",

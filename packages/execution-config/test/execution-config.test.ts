@@ -57,6 +57,8 @@ const TRAINKIT_ADDITIONS: Record<string, unknown> = {
   lr_milestones: [],
   lr_milestone_factor: 0.1,
   mlflow_tracking_uri: null,
+  // Lightning's Trainer argument, which upstream leaves at its default
+  check_val_every_n_epoch: 1,
   // upstream PyTorch InferenceConfig, not the canonical execution config
   patch_weighting: "probe",
 };

@@ -105,6 +105,7 @@ const EXECUTION_FILE = {
   checkpointMonitor: FILE,
   checkpointMode: FILE,
   earlyStopPatience: FILE,
+  checkValEveryNEpoch: FILE,
   logger: FILE,
   mlflowTrackingUri: SECRET,
   enableProgressBar: FILE,
@@ -330,6 +331,7 @@ const TRAIN_EXECUTION = {
   }),
   checkpointMode: flag(TRAIN_PY, "--checkpoint-mode", "min"),
   earlyStopPatience: flag(TRAIN_PY, "--early-stop-patience", 100),
+  checkValEveryNEpoch: upstream(1, "Lightning Trainer default; ptycho_torch.train validates every epoch"),
   logger: flag(TRAIN_PY, "--logger", "csv"),
   mlflowTrackingUri: upstream(null, "MLFlowLogger(tracking_uri=<output_dir>/mlruns)"),
   enableProgressBar: flag(TRAIN_PY, "--quiet", true, {
@@ -492,6 +494,7 @@ const PTYCHO_INFERENCE = {
     checkpointMonitor: refused(TRAINING_ONLY),
     checkpointMode: refused(TRAINING_ONLY),
     earlyStopPatience: refused(TRAINING_ONLY),
+    checkValEveryNEpoch: refused(TRAINING_ONLY),
     logger: refused(TRAINING_ONLY),
     mlflowTrackingUri: refused(TRAINING_ONLY),
     enableProgressBar: flag(INFER_PY, "--quiet", true, {

@@ -31,8 +31,13 @@ export interface CheckpointEntry {
 
 /** The training state at the end of `epoch`, and the epoch's metrics. */
 export interface CheckpointSaveInput extends TrainingState {
-  /** The epoch's metrics; must contain the monitored one unless `saveTopK` is 0. */
+  /** The epoch's metrics; must contain the monitored one unless `saveTopK` is 0 or `unranked`. */
   readonly metrics: Readonly<Record<string, number>>;
+  /**
+   * An epoch that did not compute the monitored metric (validation every n epochs): only
+   * `last.ckpt` is written, the ranking stays as it is.
+   */
+  readonly unranked?: boolean;
 }
 
 export interface CheckpointSaveResult {
@@ -162,8 +167,9 @@ export async function createCheckpointManager(options: CheckpointManagerOptions)
 
   const saveNow = async (input: CheckpointSaveInput): Promise<CheckpointSaveResult> => {
     if (!enabled) return { last: null, ranked: null, deleted: [] };
-    const { epoch, step, metrics } = input;
-    const ranking = saveTopK !== 0;
+    const { unranked = false, ...state } = input;
+    const { epoch, step, metrics } = state;
+    const ranking = saveTopK !== 0 && !unranked;
     const raw = metrics[monitor];
     if (ranking && raw === undefined) {
       throw new LoopError(
@@ -173,7 +179,7 @@ export async function createCheckpointManager(options: CheckpointManagerOptions)
     }
     const metric = raw !== undefined && Number.isFinite(raw) ? raw : null;
     const checkpoint: Checkpoint = {
-      ...input,
+      ...state,
       monitor: raw === undefined ? null : monitor,
       metric,
       metrics: Object.fromEntries(

@@ -50,6 +50,12 @@ export interface LrScheduler {
   readonly needsMetric: boolean;
   /** Ends the current epoch; returns the learning rate of the next one. */
   step(metric?: number): number;
+  /**
+   * Ends an epoch that had no monitored metric (validation every n epochs): the metric-driven kinds
+   * keep their rate and counts, as Lightning skips a plateau scheduler without its metric; the
+   * others step as usual.
+   */
+  stepUnmonitored(): number;
   getState(): SchedulerState;
   setState(state: SchedulerState): void;
 }
@@ -147,6 +153,11 @@ export function createScheduler(options: SchedulerOptions): LrScheduler {
       return epoch;
     },
     get lr() {
+      return lr;
+    },
+    stepUnmonitored(): number {
+      epoch += 1;
+      if (!plateau) lr = scheduledLr(options, epoch);
       return lr;
     },
     step(metric?: number): number {

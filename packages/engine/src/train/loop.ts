@@ -184,13 +184,13 @@ async function trainBatches(epochs: Epochs, epoch: number): Promise<{ readonly t
  * run before anything of the epoch is saved.
  */
 async function endEpoch(epochs: Epochs, epoch: number, trainLoss: number): Promise<EpochEnd> {
-  const { training } = epochs.config;
+  const { training, execution } = epochs.config;
   const { testGroups, needsTruth } = epochs.data;
   const { parts } = epochs;
   const { model, scheduler, weights, monitor, checkpoints, early } = parts;
   const { step } = epochs;
   const metrics: Record<string, number> = { train_loss: trainLoss, lr: scheduler.lr };
-  if (testGroups)
+  if (testGroups && validates(epoch, execution.checkValEveryNEpoch, training.nepochs))
     metrics.val_loss = validationLoss(
       model,
       testGroups,
@@ -203,13 +203,26 @@ async function endEpoch(epochs: Epochs, epoch: number, trainLoss: number): Promi
   if (bad) return { kind: "diverged", diverged: { what: bad[0], epoch, step, loss: bad[1] } };
   epochs.logger.log(metrics, step, epoch);
   epochs.history.push({ epoch, ...metrics });
-  scheduler.step(scheduler.needsMetric ? metrics[monitor.name] : undefined);
+  // An epoch between validations has no validation metric to monitor: the scheduler keeps a plateau
+  // rate, early stopping does not count it, and only last.ckpt is written (Lightning's behaviour).
+  const monitored = metrics[monitor.name];
+  if (monitored === undefined) scheduler.stepUnmonitored();
+  else scheduler.step(scheduler.needsMetric ? monitored : undefined);
   const arrays = modelArrays(model);
   if (arrays.some((a) => a.data.some((v) => !Number.isFinite(v)))) {
     // The last step of the epoch made a weight non-finite: never save such a checkpoint.
     return { kind: "diverged", diverged: { what: "weights", epoch, step, loss: Number.NaN } };
   }
-  const decision = early.update(metrics[monitor.name] ?? Number.NaN, epoch);
-  await checkpoints.save({ ...checkpointState(parts, arrays, epoch, step), metrics });
-  return decision.stop ? { kind: "stopped", reason: decision.reason } : { kind: "next" };
+  const decision = monitored === undefined ? null : early.update(monitored, epoch);
+  await checkpoints.save({
+    ...checkpointState(parts, arrays, epoch, step),
+    metrics,
+    unranked: monitored === undefined,
+  });
+  return decision?.stop ? { kind: "stopped", reason: decision.reason } : { kind: "next" };
+}
+
+/** Whether epoch `epoch` (0-based) computes the validation loss: every `every`-th, and the last. */
+export function validates(epoch: number, every: number, nepochs: number): boolean {
+  return (epoch + 1) % every === 0 || epoch === nepochs - 1;
 }

@@ -155,6 +155,21 @@ describe("createCheckpointManager", () => {
     );
   });
 
+  it("writes only last.ckpt for an unranked epoch (between validations) and keeps the ranking", async () => {
+    const dir = join(tempDir(), "checkpoints");
+    const m = await createCheckpointManager({ dir, monitor: "val_loss", mode: "min", saveTopK: 2 });
+    await m.save({ epoch: 0, step: 1, metrics: { train_loss: 3 }, unranked: true, ...stateAt(0) });
+    expect(files(dir)).toEqual(["index.json", "last.ckpt"]);
+    await m.save({ epoch: 1, step: 2, metrics: { train_loss: 2, val_loss: 0.5 }, ...stateAt(1) });
+    const r = await m.save({ epoch: 2, step: 3, metrics: { train_loss: 1 }, unranked: true, ...stateAt(2) });
+    expect(r).toEqual({ last: join(dir, "last.ckpt"), ranked: null, deleted: [] });
+    expect(files(dir)).toEqual(["epoch=01-val_loss=0.5000.ckpt", "index.json", "last.ckpt"]);
+    expect(m.best.map((e) => e.epoch)).toEqual([1]);
+    const last = await readCheckpoint(join(dir, "last.ckpt"));
+    expect(last).toMatchObject({ epoch: 2, monitor: null, metric: null, metrics: { train_loss: 1 } });
+    expect("unranked" in last).toBe(false);
+  });
+
   it("fails with MISSING_METRIC naming the logged metrics when the monitor is absent", async () => {
     const dir = join(tempDir(), "checkpoints");
     const m = await createCheckpointManager({ dir, monitor: "val_loss", mode: "min", saveTopK: 1 });

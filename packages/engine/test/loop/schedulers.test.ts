@@ -133,6 +133,23 @@ describe("createScheduler", () => {
     expect(createScheduler(options({ scheduler: "Exponential" })).needsMetric).toBe(false);
   });
 
+  it("keeps a plateau rate and its counts over epochs without the metric, and steps the others", () => {
+    // Patience 1: two non-improving checks reduce the rate, however many unmonitored epochs lie between.
+    const s = createScheduler(plateau({ plateauPatience: 1 }));
+    const lrs: number[] = [];
+    for (const metric of [1, undefined, 2, undefined, undefined, 2, undefined]) {
+      if (metric === undefined) s.stepUnmonitored();
+      else s.step(metric);
+      lrs.push(s.lr);
+    }
+    expect(lrs).toEqual([1, 1, 1, 1, 1, 0.5, 0.5]);
+    expect(s.epoch).toBe(7);
+    const exp = createScheduler(options({ scheduler: "Exponential", learningRate: 1, lrGamma: 0.5 }));
+    exp.stepUnmonitored();
+    exp.step();
+    expect(exp.lr).toBe(0.25);
+  });
+
   it("continues identically after a JSON round trip of its state", () => {
     fc.assert(
       fc.property(
