@@ -57,6 +57,8 @@ command("train", [
   process.env.DEMO_BATCH_SIZE ?? "8",
   "--n-filters-scale",
   process.env.DEMO_N_FILTERS_SCALE ?? "1",
+  "--check-val-every-n-epoch",
+  process.env.DEMO_VAL_EVERY ?? "5",
   "--output-dir",
   join(out, "train"),
   "--overwrite",
