@@ -48,6 +48,24 @@ const warmupShorterThanTraining: PayloadRule = {
   },
 };
 
+const cadenceWithoutValidation: PayloadRule = {
+  name: "cadence-without-validation",
+  check: (config) => {
+    const every = num(config, "execution.checkValEveryNEpoch");
+    const validated = config.training?.testDataFile != null || config.training?.foldCount != null;
+    return every > 1 && !validated
+      ? [
+          {
+            severity: "warning",
+            code: "UNUSED_SETTING",
+            field: "execution.checkValEveryNEpoch",
+            message: `checkValEveryNEpoch (${every}) has no effect: the run has no validation data (set training.testDataFile or training.foldCount).`,
+          },
+        ]
+      : [];
+  },
+};
+
 /**
  * Execution settings that only one kind of job reads: optimisation, checkpoints and the metrics
  * logger for training, the inference category (batch, trimming, stitching) for inference. Both
@@ -91,7 +109,12 @@ const HOW_TO_SET = (flag: string, path: string, env: string): string =>
 export const TRAINING_SPEC: PayloadSpec = {
   sections: { model: modelSection, training: trainingSection, execution: executionSection },
   foreignSections: ["inference", "launcher"],
-  rules: [neighboursForGroups("training"), warmupShorterThanTraining, otherJobSettings("training")],
+  rules: [
+    neighboursForGroups("training"),
+    warmupShorterThanTraining,
+    cadenceWithoutValidation,
+    otherJobSettings("training"),
+  ],
   required: {
     "training.trainDataFile": HOW_TO_SET(
       "--train-data-file FILE",

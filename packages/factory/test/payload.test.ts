@@ -124,6 +124,22 @@ describe("createTrainingPayload", () => {
     expect(payload.warnings.map((w) => w.code)).toContain("INFERRED_CONFLICT");
   });
 
+  it("warns that a validation cadence has no effect without validation data", async () => {
+    const payload = (testDataFile?: string) =>
+      createTrainingPayload({
+        trainDataFile: train,
+        overrides: { training: { nGroups: 8, ...(testDataFile ? { testDataFile } : {}) } },
+        execution: { checkValEveryNEpoch: 5 },
+        environment: CPU_PIPE,
+      });
+    const unused = (p: Awaited<ReturnType<typeof payload>>) =>
+      p.warnings.filter((w) => w.path === "execution.checkValEveryNEpoch").map((w) => w.message);
+    expect(unused(await payload())).toEqual([
+      "checkValEveryNEpoch (5) has no effect: the run has no validation data (set training.testDataFile or training.foldCount).",
+    ]);
+    expect(unused(await payload(train))).toEqual([]);
+  });
+
   it("refuses a missing data file, naming where the path came from", async () => {
     const error = await failure(
       createTrainingPayload({
