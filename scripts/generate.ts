@@ -12,8 +12,11 @@ import {
   SCHEMA_FILES,
 } from "./schemas.ts";
 import { embedSupportTables } from "./support-tables.ts";
+import { compileTapProducts, renderTapProductsModule, TAP_PRODUCTS_MODULE } from "./wasm.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+writeFileSync(join(root, TAP_PRODUCTS_MODULE), renderTapProductsModule(compileTapProducts()));
+console.log(`wrote ${TAP_PRODUCTS_MODULE}`);
 for (const file of SCHEMA_FILES) {
   const target = join(root, file.path);
   mkdirSync(dirname(target), { recursive: true });

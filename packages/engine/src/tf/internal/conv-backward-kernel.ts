@@ -19,6 +19,7 @@
 import type { KernelFunc, Tensor, TensorInfo } from "@tensorflow/tfjs";
 import { tf } from "../tfjs.ts";
 import { profileSubKernel } from "./profile.ts";
+import { TAP_CHUNK, tapKernels } from "./tap-products.ts";
 import type { WasmBackendView } from "./wasm-kernels.ts";
 
 /** Name of the fused convolution-backward kernel (wasm only). */
@@ -174,9 +175,26 @@ export function installConvBackwardKernel(): void {
       );
       const offsets: number[] = [];
       for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) offsets.push(i * wp + j);
+      const dw = output(backend.makeOutput([k, k, ci, co], "float32"));
+      const simd = tapKernels(backend.wasm);
+      if (simd !== null) {
+        // Our kernels: no packing of gPad, the same bytes (see tap-products.ts).
+        const ptr = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+        const offs = temp(backend.makeOutput([offsets.length], "int32"));
+        backend.typedArrayFromHeap(offs).set(offsets);
+        backend.typedArrayFromHeap(dw).fill(0);
+        const units = offsets.length * Math.ceil(ci / 4);
+        profileSubKernel("TapProducts", () =>
+          simd.tapProducts(ptr(xPad), ptr(gPad), ptr(dw), ptr(offs), ci, co, len, 0, units, TAP_CHUNK),
+        );
+        if (!withBias) return [dx, dw];
+        const db = output(backend.makeOutput([co], "float32"));
+        backend.typedArrayFromHeap(db).fill(0);
+        profileSubKernel("TapProducts", () => simd.columnSums(ptr(gPad), ptr(db), co, len));
+        return [dx, dw, db];
+      }
       matmul ??= backend.wasm.cwrap("BatchMatMul", null, MATMUL_ARGS);
       const product = matmul;
-      const dw = output(backend.makeOutput([k, k, ci, co], "float32"));
       profileSubKernel("BatchMatMul", () =>
         tapProducts(backend, product, xPad, gPad, dw, offsets, ci, len, co),
       );

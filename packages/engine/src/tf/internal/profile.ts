@@ -40,6 +40,7 @@ const KINDS: Readonly<Record<string, OpKind>> = {
   DepthwiseConv2dNative: "conv",
   FusedDepthwiseConv2D: "conv",
   BatchMatMul: "matmul",
+  TapProducts: "matmul",
   _FusedMatMul: "matmul",
   TrainkitConvBackward: "copy",
   Slice: "copy",

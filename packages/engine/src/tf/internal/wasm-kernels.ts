@@ -28,6 +28,9 @@ export interface WasmBackendView {
   readonly dataIdMap: { get(dataId: object): { readonly id: number; readonly memoryOffset: number } };
   readonly wasm: {
     cwrap(name: string, returns: null, args: readonly string[]): (...args: unknown[]) => void;
+    /** The module's memory: `wasmMemory` in the threaded build, `asm.memory` in the others. */
+    readonly wasmMemory?: unknown;
+    readonly asm?: { readonly memory?: unknown };
     readonly tfjs: {
       registerTensor(id: number, size: number, memoryOffset: number): void;
       disposeData(id: number): void;
