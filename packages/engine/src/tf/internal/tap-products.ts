@@ -7,8 +7,12 @@
  * default size) on one thread before every product, about 15% of a training step. These kernels
  * read the operand where it is, run the k*k taps over one pass of cached chunks, and sum in the
  * order and rounding of XNNPACK's f32 GEMM (ascending positions, a multiply then an add), so the
- * bytes are the same (tested against XNNPACK on every shape class). They run on the calling thread.
+ * bytes are the same (tested against XNNPACK on every shape class). On the threaded backend the
+ * units (a tap and 4 input channels each) are split between the calling thread and a worker thread
+ * running the same module on the same memory; every unit is computed whole by one thread, so the
+ * bytes do not depend on the split.
  */
+import { Worker } from "node:worker_threads";
 import { TAP_PRODUCTS_WASM } from "./tap-products-wasm.ts";
 
 /** Pointers are byte offsets into the backend's memory. */
@@ -34,6 +38,7 @@ export interface TapKernels {
 interface BackendModule {
   readonly wasmMemory?: unknown;
   readonly asm?: { readonly memory?: unknown };
+  readonly _get_threads_count?: () => number;
 }
 
 /** The part of the WebAssembly JS API used here (the compiler's libs do not declare it). */
@@ -70,7 +75,9 @@ function instantiate(wasm: BackendModule): TapKernels | null {
         },
       },
     });
-    return instance.exports as unknown as TapKernels;
+    const kernels = instance.exports as unknown as TapKernels;
+    const threads = shared ? (wasm._get_threads_count?.() ?? 1) : 1;
+    return threads > 1 ? withHelper(kernels, bytes, memory) : kernels;
   } catch {
     // A memory whose limits the module cannot import: XNNPACK's products serve instead.
     return null;
@@ -78,4 +85,72 @@ function instantiate(wasm: BackendModule): TapKernels | null {
 }
 
 /** Positions per chunk: a chunk of the padded input and output gradient stays in cache for all taps. */
-export const TAP_CHUNK = 256;
+export const TAP_CHUNK = 64;
+
+// The helper thread's control block (Int32): what it has been asked for and has done, whether it
+// is waiting, and the arguments of its share of the units.
+const ASKED = 0;
+const DONE = 1;
+const READY = 2;
+const ARGS = 3;
+/** The longest a product may take before the helper is taken to be lost. */
+const HELPER_TIMEOUT_MS = 120_000;
+
+const HELPER = `
+const { workerData } = require("node:worker_threads");
+const { bytes, memory, control } = workerData;
+const c = new Int32Array(control);
+const env = { memory, abort() { throw new Error("tap-products: abort"); } };
+const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env }).exports;
+let seen = 0;
+Atomics.store(c, ${READY}, 1);
+for (;;) {
+  Atomics.wait(c, ${ASKED}, seen);
+  seen = Atomics.load(c, ${ASKED});
+  const a = ${ARGS};
+  k.tapProducts(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8], c[a + 9]);
+  Atomics.store(c, ${DONE}, seen);
+  Atomics.notify(c, ${DONE});
+}
+`;
+
+/**
+ * The kernels with `tapProducts` split in two halves of the units: the second on a worker thread
+ * (started now, used once it waits; until then the calling thread does everything).
+ */
+function withHelper(kernels: TapKernels, bytes: Uint8Array, memory: unknown): TapKernels {
+  const control = new SharedArrayBuffer(4 * (ARGS + 10));
+  const c = new Int32Array(control);
+  const worker = new Worker(HELPER, { eval: true, workerData: { bytes, memory, control } });
+  worker.unref();
+  let lost = false;
+  worker.on("error", () => {
+    lost = true;
+  });
+  return {
+    columnSums: kernels.columnSums,
+    tapProducts(x, g, dw, offs, ci, co, len, u0, u1, chunk) {
+      const units = u1 - u0;
+      if (lost || units < 2 || Atomics.load(c, READY) !== 1) {
+        kernels.tapProducts(x, g, dw, offs, ci, co, len, u0, u1, chunk);
+        return;
+      }
+      const half = u0 + Math.floor(units / 2);
+      c.set([x, g, dw, offs, ci, co, len, half, u1, chunk], ARGS);
+      const asked = Atomics.load(c, ASKED) + 1;
+      Atomics.store(c, ASKED, asked);
+      Atomics.notify(c, ASKED);
+      kernels.tapProducts(x, g, dw, offs, ci, co, len, u0, half, chunk);
+      const started = performance.now();
+      for (;;) {
+        const done = Atomics.load(c, DONE);
+        if (done === asked) return;
+        if (performance.now() - started > HELPER_TIMEOUT_MS) {
+          lost = true;
+          throw new Error("tap-products: the helper thread did not finish its share.");
+        }
+        Atomics.wait(c, DONE, done, 1000);
+      }
+    },
+  };
+}
