@@ -11,10 +11,12 @@
  * zeros) in JavaScript: the results are byte-identical to the op-by-op path in `ops.ts`, which
  * stays for other backends and shapes.
  *
- * Tap products: `dw[t] = x[offset_t : offset_t + ci*len] as [ci, len]  x  gPad [len, co]`, each run
- * by XNNPACK on a *view* into the padded input (a tensor id registered on the wasm side at an
- * offset of its memory, never seen by TensorFlow.js) writing into a view of the output: no window
- * copies, and `gPad` (the operand XNNPACK packs) packed once for all taps and the bias sum.
+ * Tap products: `dw[t] = x[offset_t : offset_t + ci*len] as [ci, len]  x  gPad [len, co]`, read in
+ * place from the padded input (no window copies). They and the bias sum run in our SIMD kernels
+ * (`tap-products.ts`: no packing of `gPad`, the same bytes); where those cannot be instantiated,
+ * each runs by XNNPACK on a *view* into the padded input (a tensor id registered on the wasm side at
+ * an offset of its memory, never seen by TensorFlow.js) writing into a view of the output, `gPad`
+ * packed once for all taps and the bias sum.
  */
 import type { KernelFunc, Tensor, TensorInfo } from "@tensorflow/tfjs";
 import { tf } from "../tfjs.ts";
