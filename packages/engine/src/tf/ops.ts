@@ -194,8 +194,11 @@ function channelMajor(x: Tensor4D): Tensor4D {
   return tf.reshape(tf.transpose(tf.reshape(x, [b * h * w, c])), [c, b, h, w]);
 }
 
-/** Filter and bias gradients of a stride-1 "same" k x k convolution (flat-window matmuls). */
-function convFilterGrad(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor4D; db: Tensor1D } {
+/**
+ * Filter and bias gradients of a stride-1 "same" k x k convolution as TensorFlow.js ops (flat-window
+ * matmuls); exported so the tap-product kernels are tested against it.
+ */
+export function convFilterGrad(x: Tensor4D, g: Tensor4D, k: number): { dw: Tensor4D; db: Tensor1D } {
   const [b, h, w, ci] = x.shape;
   const co = g.shape[3];
   if (k === 1) {

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../src/tf/backend.ts";
 import { CONV_BACKWARD_KERNEL } from "../../src/tf/internal/conv-backward-kernel.ts";
 import { profileKernels } from "../../src/tf/internal/profile.ts";
+import { setTapKernelsEnabled } from "../../src/tf/internal/tap-products.ts";
 import {
   type ConvActivation,
   conv2dSame,
@@ -144,6 +145,23 @@ describe("conv2dSame", () => {
         expect(gradientBytes(c, true)).toEqual(gradientBytes(c, false));
       });
     }
+    it.each(cases.filter((c) => c.filterGrad))(
+      "gives the same bytes where the SIMD tap kernels are unavailable (XNNPACK views; $ci -> $co, k $k)",
+      async (c) => {
+        await onBackend("wasm", () => undefined);
+        const expected = gradientBytes(c, false);
+        setTapKernelsEnabled(false);
+        try {
+          const profile = await profileKernels(() => {
+            expect(gradientBytes(c, true)).toEqual(expected);
+          });
+          const kinds = new Set([...profile.byKernel.keys()].map((key) => key.split("|")[1]));
+          expect(kinds.has("BatchMatMul") && !kinds.has("TapProducts")).toBe(true);
+        } finally {
+          setTapKernelsEnabled(true);
+        }
+      },
+    );
 
     it("runs in place of the ops, and the profile lists the kernels it calls", async () => {
       await onBackend("wasm", () => undefined);
@@ -164,10 +182,10 @@ describe("conv2dSame", () => {
         [CONV_BACKWARD_KERNEL]: 1,
         Step: 1,
         Conv2D: 1,
-        Transpose: 1,
-        PadV2: 2,
-        TapProducts: 2, // the taps and the bias sum, our SIMD kernels (no XNNPACK packing)
+        TapProducts: 2, // the taps and the bias sum, our SIMD kernels on x and g in place
       });
+      expect(calls.Transpose).toBeUndefined();
+      expect(calls.PadV2).toBeUndefined();
       expect(calls.Slice).toBeUndefined();
       expect(calls.BatchMatMul).toBeUndefined();
       tf.dispose([x, w, b]);

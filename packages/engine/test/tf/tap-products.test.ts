@@ -1,10 +1,12 @@
-// Our SIMD tap-product kernels (assembly/tap-products.ts) against XNNPACK's matrix product on the
-// same operands in the backend's memory: the same bytes for every remainder of channels (4-row
-// blocks and single rows) and outputs (8, 4 and single columns), over several position chunks; and
-// the embedded build is what the AssemblyScript compiler makes of the source.
+// Our SIMD tap-product kernels (assembly/tap-products.ts) read the NHWC input and output gradient in
+// place in the backend's memory. They must give the bytes of the filter gradient as TensorFlow.js ops
+// (XNNPACK matrix products over zero-padded windows) for every remainder of channels (4-row blocks
+// and single rows) and outputs (8, 4 and single columns), whatever the split of units between
+// threads and the rows per chunk; and the embedded build is what the AssemblyScript compiler makes
+// of the source.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { TensorInfo } from "@tensorflow/tfjs";
+import type { Tensor4D, TensorInfo } from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import {
   compileTapProducts,
@@ -13,14 +15,12 @@ import {
 } from "../../../../scripts/wasm.ts";
 import { TAP_CHUNK, tapKernels } from "../../src/tf/internal/tap-products.ts";
 import type { WasmBackendView } from "../../src/tf/internal/wasm-kernels.ts";
+import { convFilterGrad } from "../../src/tf/ops.ts";
 import { tf } from "../../src/tf/tfjs.ts";
 import { onBackend, randomArray } from "./helpers.ts";
 
 const ROOT = join(import.meta.dirname, "../../../..");
-const MATMUL_ARGS = ["number", "array", "number", "number", "array", "number", "number", "number", "number"];
-const shapeBytes = (s: readonly number[]) => new Uint8Array(new Int32Array(s).buffer);
-const bits = (backend: WasmBackendView, t: TensorInfo) =>
-  Array.from(new Uint32Array((backend.typedArrayFromHeap(t) as Float32Array).slice().buffer));
+const bitsOf = (a: Float32Array) => Array.from(new Uint32Array(a.slice().buffer));
 
 describe("tap-product kernels", () => {
   it("embed exactly what asc compiles from assembly/tap-products.ts", () => {
@@ -30,77 +30,53 @@ describe("tap-product kernels", () => {
   }, 60_000);
 
   const shapes = [
-    { ci: 32, co: 32, len: 1000 },
-    { ci: 9, co: 13, len: 700 },
-    { ci: 1, co: 16, len: 300 },
-    { ci: 6, co: 3, len: 257 },
-    { ci: 4, co: 12, len: 100 },
+    { ci: 32, co: 32, b: 2, h: 9, w: 70, k: 3 },
+    { ci: 9, co: 13, b: 1, h: 11, w: 20, k: 3 },
+    { ci: 1, co: 16, b: 2, h: 7, w: 9, k: 3 },
+    { ci: 6, co: 3, b: 3, h: 8, w: 8, k: 3 },
+    { ci: 4, co: 12, b: 1, h: 10, w: 6, k: 5 },
   ];
   it.each(shapes)(
-    "give XNNPACK's bytes for taps and bias sums ($ci -> $co channels, $len positions)",
-    async ({ ci, co, len }) => {
+    "give the ops' bytes for taps and bias sums ($ci -> $co channels, $b x $h x $w, k $k)",
+    async ({ ci, co, b, h, w, k }) => {
       await onBackend("wasm", () => undefined);
-      const backend = tf.backend() as unknown as WasmBackendView & { dataIdNextNumber: number };
+      const backend = tf.backend() as unknown as WasmBackendView;
       const kernels = tapKernels(backend.wasm);
       expect(kernels).not.toBeNull();
-      const offsets = [0, 1, 2, 7, 8, 9, 14, 15, 16];
-      const T = offsets.length;
+      const x = tf.tensor4d(randomArray(b * h * w * ci, 41), [b, h, w, ci]) as Tensor4D;
+      const g = tf.tensor4d(randomArray(b * h * w * co, 42), [b, h, w, co]) as Tensor4D;
       const made: TensorInfo[] = [];
-      const make = (shape: number[], dtype = "float32") => {
-        const t = backend.makeOutput(shape, dtype);
+      const zeros = (n: number) => {
+        const t = backend.makeOutput([n], "float32");
         made.push(t);
+        backend.typedArrayFromHeap(t).fill(0);
         return t;
       };
+      const ptr = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+      const read = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
       try {
-        const x = make([(ci + 1) * len]);
-        backend.typedArrayFromHeap(x).set(randomArray((ci + 1) * len, 41));
-        const g = make([len * co]);
-        backend.typedArrayFromHeap(g).set(randomArray(len * co, 42));
-        const ptr = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-        const id = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).id;
-        // XNNPACK: one product per tap on views of x and of the output, then ones x g.
-        const matmul = backend.wasm.cwrap("BatchMatMul", null, MATMUL_ARGS);
-        const expected = make([T * ci * co]);
-        for (const [t, offset] of offsets.entries()) {
-          const a = backend.dataIdNextNumber++;
-          const o = backend.dataIdNextNumber++;
-          backend.wasm.tfjs.registerTensor(a, ci * len, ptr(x) + 4 * offset);
-          backend.wasm.tfjs.registerTensor(o, ci * co, ptr(expected) + 4 * t * ci * co);
-          matmul(a, shapeBytes([1, ci, len]), 3, id(g), shapeBytes([1, len, co]), 3, 0, 0, o);
-          backend.wasm.tfjs.disposeData(a);
-          backend.wasm.tfjs.disposeData(o);
-        }
-        const ones = make([len]);
-        backend.typedArrayFromHeap(ones).fill(1);
-        const expectedSums = make([co]);
-        matmul(
-          id(ones),
-          shapeBytes([1, 1, len]),
-          3,
-          id(g),
-          shapeBytes([1, len, co]),
-          3,
-          0,
-          0,
-          id(expectedSums),
-        );
-        // Ours, in two halves of the units to show that a split computes the same bytes.
-        const offs = make([T], "int32");
-        backend.typedArrayFromHeap(offs).set(offsets);
-        const dw = make([T * ci * co]);
-        backend.typedArrayFromHeap(dw).fill(0);
-        const units = T * Math.ceil(ci / 4);
+        const expected = tf.tidy(() => {
+          const { dw, db } = convFilterGrad(x, g, k);
+          return { dw: dw.dataSync() as Float32Array, db: db.dataSync() as Float32Array };
+        });
+        const units = k * k * Math.ceil(ci / 4);
         const half = Math.floor(units / 2);
-        kernels!.tapProducts(ptr(x), ptr(g), ptr(dw), ptr(offs), ci, co, len, 0, half, TAP_CHUNK);
-        kernels!.tapProducts(ptr(x), ptr(g), ptr(dw), ptr(offs), ci, co, len, half, units, TAP_CHUNK);
-        const db = make([co]);
-        backend.typedArrayFromHeap(db).fill(0);
-        kernels!.columnSums(ptr(g), ptr(db), co, len);
-        expect(bits(backend, dw)).toEqual(bits(backend, expected));
-        expect(bits(backend, db)).toEqual(bits(backend, expectedSums));
-        expect(bits(backend, dw).some((v) => v !== 0)).toBe(true);
+        // Two halves of the units (as the two threads run them), and chunks of one row, of the
+        // default size and of the whole batch: the same bytes.
+        for (const chunk of [TAP_CHUNK, 1, 100_000]) {
+          const dw = zeros(k * k * ci * co);
+          kernels!.tapProducts(ptr(x), ptr(g), ptr(dw), ci, co, k, b, h, w, 0, half, chunk);
+          kernels!.tapProducts(ptr(x), ptr(g), ptr(dw), ci, co, k, b, h, w, half, units, chunk);
+          expect(bitsOf(read(dw)), `chunk ${chunk}`).toEqual(bitsOf(expected.dw));
+        }
+        const db = zeros(co);
+        kernels!.columnSums(ptr(g), ptr(db), co, b * h * w);
+        expect(bitsOf(read(db))).toEqual(bitsOf(expected.db));
+        expect(expected.dw.some((v) => v !== 0)).toBe(true);
       } finally {
         for (const t of made) backend.disposeData(t.dataId);
+        x.dispose();
+        g.dispose();
       }
     },
   );

@@ -6,17 +6,18 @@
  * convolution, transposed and padded input, padded output gradient, the k*k tap products, bias sum).
  * Run as TensorFlow.js ops each step pays the engine's bookkeeping (15-40 us an op here, tape,
  * memory tracking, scopes), which at the demo's width was a fifth of a training step. This kernel
- * calls the same wasm kernels directly (`Step`, `Multiply`, `Conv2D`, `Transpose`, `PadV2`, and
- * XNNPACK's matrix product) on the same inputs in the same order, and moves data (the filter flip,
- * zeros) in JavaScript: the results are byte-identical to the op-by-op path in `ops.ts`, which
- * stays for other backends and shapes.
+ * calls wasm kernels directly on the same inputs and moves small data (the filter flip, zeros) in
+ * JavaScript: the results are byte-identical to the op-by-op path in `ops.ts`, which stays for other
+ * backends and shapes.
  *
- * Tap products: `dw[t] = x[offset_t : offset_t + ci*len] as [ci, len]  x  gPad [len, co]`, read in
- * place from the padded input (no window copies). They and the bias sum run in our SIMD kernels
- * (`tap-products.ts`: no packing of `gPad`, the same bytes); where those cannot be instantiated,
- * each runs by XNNPACK on a *view* into the padded input (a tensor id registered on the wasm side at
- * an offset of its memory, never seen by TensorFlow.js) writing into a view of the output, `gPad`
- * packed once for all taps and the bias sum.
+ * The input gradient is XNNPACK's `Conv2D` of the masked output gradient with the flipped filter.
+ * The filter gradient and bias sum run in our SIMD kernels (`tap-products.ts`) on the NHWC input and
+ * the masked output gradient where they are: no transpose, no padding, no packing, the same bytes.
+ * Where those cannot be instantiated (a runtime without SIMD), the ops' route runs on the wasm side:
+ * the input transposed to channel-major and zero-padded (`Transpose`, `PadV2`), the output gradient
+ * padded, and tap t as XNNPACK's matrix product of a *view* into the padded input (a tensor id
+ * registered at an offset of its memory, never seen by TensorFlow.js) with the padded output
+ * gradient, written into a view of `dw`.
  */
 import type { KernelFunc, Tensor, TensorInfo } from "@tensorflow/tfjs";
 import { tf } from "../tfjs.ts";
@@ -139,8 +140,25 @@ export function installConvBackwardKernel(): void {
           )
         : zeros(x.shape);
       if (!filterGrad) return withBias ? [dx, zeros(w.shape), zeros([co])] : [dx, zeros(w.shape)];
-      // Channel-major, zero-padded input with a zero tail (one more channel): tap (i, j) is the
-      // window starting at i*wp + j. The output gradient sits at the top-left of each padded image.
+      const simd = tapKernels(backend.wasm);
+      if (simd !== null) {
+        // Our kernels, on x and g where they are (see tap-products.ts): the same bytes.
+        const ptr = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+        const dw = output(backend.makeOutput([k, k, ci, co], "float32"));
+        backend.typedArrayFromHeap(dw).fill(0);
+        const units = k * k * Math.ceil(ci / 4);
+        profileSubKernel("TapProducts", () =>
+          simd.tapProducts(ptr(x), ptr(g), ptr(dw), ci, co, k, b, h, wd, 0, units, TAP_CHUNK),
+        );
+        if (!withBias) return [dx, dw];
+        const db = output(backend.makeOutput([co], "float32"));
+        backend.typedArrayFromHeap(db).fill(0);
+        profileSubKernel("TapProducts", () => simd.columnSums(ptr(g), ptr(db), co, b * h * wd));
+        return [dx, dw, db];
+      }
+      // XNNPACK: channel-major, zero-padded input with a zero tail (one more channel): tap (i, j)
+      // is the window starting at i*wp + j. The output gradient sits at the top-left of each padded
+      // image.
       const r = (k - 1) / 2;
       const wp = wd + r;
       const len = b * (h + r) * wp;
@@ -178,23 +196,6 @@ export function installConvBackwardKernel(): void {
       const offsets: number[] = [];
       for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) offsets.push(i * wp + j);
       const dw = output(backend.makeOutput([k, k, ci, co], "float32"));
-      const simd = tapKernels(backend.wasm);
-      if (simd !== null) {
-        // Our kernels: no packing of gPad, the same bytes (see tap-products.ts).
-        const ptr = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
-        const offs = temp(backend.makeOutput([offsets.length], "int32"));
-        backend.typedArrayFromHeap(offs).set(offsets);
-        backend.typedArrayFromHeap(dw).fill(0);
-        const units = offsets.length * Math.ceil(ci / 4);
-        profileSubKernel("TapProducts", () =>
-          simd.tapProducts(ptr(xPad), ptr(gPad), ptr(dw), ptr(offs), ci, co, len, 0, units, TAP_CHUNK),
-        );
-        if (!withBias) return [dx, dw];
-        const db = output(backend.makeOutput([co], "float32"));
-        backend.typedArrayFromHeap(db).fill(0);
-        profileSubKernel("TapProducts", () => simd.columnSums(ptr(gPad), ptr(db), co, len));
-        return [dx, dw, db];
-      }
       matmul ??= backend.wasm.cwrap("BatchMatMul", null, MATMUL_ARGS);
       const product = matmul;
       profileSubKernel("BatchMatMul", () =>

@@ -3,11 +3,14 @@
  * WebAssembly SIMD kernels (source: packages/engine/assembly/tap-products.ts), instantiated on the
  * wasm backend's own memory so they read and write its tensors in place.
  *
- * Why: XNNPACK's matrix product packs its right operand (the padded output gradient, 8.6 MB at the
- * default size) on one thread before every product, about 15% of a training step. These kernels
- * read the operand where it is, run the k*k taps over one pass of cached chunks, and sum in the
- * order and rounding of XNNPACK's f32 GEMM (ascending positions, a multiply then an add), so the
- * bytes are the same (tested against XNNPACK on every shape class). On the threaded backend the
+ * Why: as TensorFlow.js ops (or XNNPACK's matrix product on views) the filter gradient needs the
+ * input transposed to channel-major and zero-padded, the output gradient zero-padded, and XNNPACK
+ * packs the padded output gradient (8.6 MB at the default size) on one thread before the products:
+ * together about a fifth of a training step. These kernels read the NHWC input and output gradient
+ * in place, run the k*k taps over one pass of cached chunks of whole rows, skip exactly the terms
+ * whose input pixel is padding (zero products), and sum in the order and rounding of XNNPACK's f32
+ * GEMM (ascending positions, a multiply then an add), so the bytes are the same (tested against the
+ * ops on every shape class). On the threaded backend the
  * units (a tap and 4 input channels each) are split between the calling thread and a worker thread
  * running the same module on the same memory; every unit is computed whole by one thread, so the
  * bytes do not depend on the split.
@@ -17,15 +20,21 @@ import { TAP_PRODUCTS_WASM } from "./tap-products-wasm.ts";
 
 /** Pointers are byte offsets into the backend's memory. */
 export interface TapKernels {
-  /** `dw[t][c][o] += sum_p x[c*len + offs[t] + p] * g[p*co + o]` for units [u0, u1) (t, 4 channels). */
+  /**
+   * The filter gradient `dw` ([k, k, ci, co], accumulated) of a stride-1 "same" k x k convolution
+   * from its NHWC input `x` ([b, h, w, ci]) and output gradient `g` ([b, h, w, co]), for units
+   * [u0, u1) (a tap and 4 input channels each; `k * k * ceil(ci / 4)` in all).
+   */
   tapProducts(
     x: number,
     g: number,
     dw: number,
-    offs: number,
     ci: number,
     co: number,
-    len: number,
+    k: number,
+    b: number,
+    h: number,
+    w: number,
     u0: number,
     u1: number,
     chunk: number,
@@ -50,9 +59,19 @@ interface WasmApi {
 const WASM = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly;
 
 const cache = new WeakMap<object, TapKernels | null>();
+let enabled = true;
+
+/**
+ * Whether {@link tapKernels} offers the kernels (the default) or answers null as where they cannot
+ * be instantiated, so that tests reach the XNNPACK fallback on this machine.
+ */
+export function setTapKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
 
 /** The kernels on this backend module's memory, or null where they cannot be instantiated. */
 export function tapKernels(wasm: BackendModule): TapKernels | null {
+  if (!enabled) return null;
   let kernels = cache.get(wasm);
   if (kernels === undefined) {
     kernels = instantiate(wasm);
@@ -84,7 +103,7 @@ function instantiate(wasm: BackendModule): TapKernels | null {
   }
 }
 
-/** Positions per chunk: a chunk of the padded input and output gradient stays in cache for all taps. */
+/** Positions per chunk (whole rows): a chunk of the input and output gradient stays in cache for all taps. */
 export const TAP_CHUNK = 64;
 
 // The helper thread's control block (Int32): what it has been asked for and has done, whether it
@@ -93,6 +112,7 @@ const ASKED = 0;
 const DONE = 1;
 const READY = 2;
 const ARGS = 3;
+const TAP_ARGS = 12;
 /** The longest a product may take before the helper is taken to be lost. */
 const HELPER_TIMEOUT_MS = 120_000;
 
@@ -108,7 +128,7 @@ for (;;) {
   Atomics.wait(c, ${ASKED}, seen);
   seen = Atomics.load(c, ${ASKED});
   const a = ${ARGS};
-  k.tapProducts(c[a], c[a + 1], c[a + 2], c[a + 3], c[a + 4], c[a + 5], c[a + 6], c[a + 7], c[a + 8], c[a + 9]);
+  k.tapProducts(...c.subarray(a, a + ${TAP_ARGS}));
   Atomics.store(c, ${DONE}, seen);
   Atomics.notify(c, ${DONE});
 }
@@ -119,7 +139,7 @@ for (;;) {
  * (started now, used once it waits; until then the calling thread does everything).
  */
 function withHelper(kernels: TapKernels, bytes: Uint8Array, memory: unknown): TapKernels {
-  const control = new SharedArrayBuffer(4 * (ARGS + 10));
+  const control = new SharedArrayBuffer(4 * (ARGS + TAP_ARGS));
   const c = new Int32Array(control);
   const worker = new Worker(HELPER, { eval: true, workerData: { bytes, memory, control } });
   worker.unref();
@@ -129,18 +149,18 @@ function withHelper(kernels: TapKernels, bytes: Uint8Array, memory: unknown): Ta
   });
   return {
     columnSums: kernels.columnSums,
-    tapProducts(x, g, dw, offs, ci, co, len, u0, u1, chunk) {
+    tapProducts(x, g, dw, ci, co, k, b, h, w, u0, u1, chunk) {
       const units = u1 - u0;
       if (lost || units < 2 || Atomics.load(c, READY) !== 1) {
-        kernels.tapProducts(x, g, dw, offs, ci, co, len, u0, u1, chunk);
+        kernels.tapProducts(x, g, dw, ci, co, k, b, h, w, u0, u1, chunk);
         return;
       }
       const half = u0 + Math.floor(units / 2);
-      c.set([x, g, dw, offs, ci, co, len, half, u1, chunk], ARGS);
+      c.set([x, g, dw, ci, co, k, b, h, w, half, u1, chunk], ARGS);
       const asked = Atomics.load(c, ASKED) + 1;
       Atomics.store(c, ASKED, asked);
       Atomics.notify(c, ASKED);
-      kernels.tapProducts(x, g, dw, offs, ci, co, len, u0, half, chunk);
+      kernels.tapProducts(x, g, dw, ci, co, k, b, h, w, u0, half, chunk);
       const started = performance.now();
       for (;;) {
         const done = Atomics.load(c, DONE);
