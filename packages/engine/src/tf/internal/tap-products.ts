@@ -103,8 +103,12 @@ function instantiate(wasm: BackendModule): TapKernels | null {
   }
 }
 
-/** Positions per chunk (whole rows): a chunk of the input and output gradient stays in cache for all taps. */
-export const TAP_CHUNK = 64;
+/**
+ * Positions per chunk, rounded down to whole rows (at least one): a chunk of the input and output
+ * gradient stays in cache for all taps. Measured paired at the default size: 128 (two rows of the
+ * first block) 3% faster a step than 64, 256 6% slower.
+ */
+export const TAP_CHUNK = 128;
 
 // The helper thread's control block (Int32): what it has been asked for and has done, whether it
 // is waiting, and the arguments of its share of the units.
