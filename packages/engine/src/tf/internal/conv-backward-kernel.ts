@@ -1,6 +1,6 @@
 /**
  * `TrainkitConvBackward` (wasm): the whole backward pass of one stride-1 "same" k x k convolution
- * (k > 1, three or more output channels) in a single kernel call.
+ * (k > 1; one or two output channels only where our SIMD tap kernels run) in a single kernel call.
  *
  * Why: a convolution's gradient is about 25 small steps (ReLU mask, filter flip, input-gradient
  * convolution, transposed and padded input, padded output gradient, the k*k tap products, bias sum).
@@ -45,12 +45,12 @@ interface ConvBackwardInputs {
 
 /** Whether {@link convBackward} can run a convolution with this filter shape. */
 export function convBackwardApplies(filterShape: readonly number[]): boolean {
-  return (
-    (filterShape[0] as number) > 1 &&
-    (filterShape[3] as number) > 2 &&
-    tf.getBackend() === "wasm" &&
-    tf.getKernel(CONV_BACKWARD_KERNEL, "wasm") !== undefined
-  );
+  if ((filterShape[0] as number) <= 1) return false;
+  if (tf.getBackend() !== "wasm" || tf.getKernel(CONV_BACKWARD_KERNEL, "wasm") === undefined) return false;
+  // One or two outputs: XNNPACK's tap products are slow at that width (the ops stack the shifted
+  // output gradients into one product instead); our tap kernels are not.
+  if ((filterShape[3] as number) > 2) return true;
+  return tapKernels((tf.backend() as unknown as WasmBackendView).wasm) !== null;
 }
 
 /** Runs {@link CONV_BACKWARD_KERNEL}: `[dx, dw]`, plus `db` when `withBias`. */
@@ -104,8 +104,8 @@ export function installConvBackwardKernel(): void {
     const { relu, inputGrad, filterGrad, withBias } = args.attrs;
     const [k, , ci, co] = w.shape as [number, number, number, number];
     const [b, h, wd] = x.shape as [number, number, number, number];
-    if (k < 3 || co < 3 || [x, w, y, dy].some((t) => t.dtype !== "float32")) {
-      throw new Error(`${CONV_BACKWARD_KERNEL}: needs float32 tensors, a filter of 3x3 or more, 3+ outputs.`);
+    if (k < 3 || [x, w, y, dy].some((t) => t.dtype !== "float32")) {
+      throw new Error(`${CONV_BACKWARD_KERNEL}: needs float32 tensors and a filter of 3x3 or more.`);
     }
     const temporaries: TensorInfo[] = [];
     const outputs: TensorInfo[] = [];
