@@ -67,6 +67,27 @@
   v128.store(o, a0); v128.store(o + os, a1); v128.store(o + 2 * os, a2); v128.store(o + 3 * os, a3);
 }
 
+// 4 channels x 1 output (the remainder columns): the channels of x side by side in one vector.
+@inline function k4x1(x: usize, xs: usize, xr: usize, g: usize, gs: usize, gr: usize, o: usize, os: usize,
+                      nr: i32, n: i32): void {
+  let a = f32x4.splat(load<f32>(o));
+  a = f32x4.replace_lane(a, 1, load<f32>(o + os));
+  a = f32x4.replace_lane(a, 2, load<f32>(o + 2 * os));
+  a = f32x4.replace_lane(a, 3, load<f32>(o + 3 * os));
+  for (let r = 0; r < nr; r++) {
+    let xp = x, gp = g;
+    for (let p = 0; p < n; p++) {
+      a = madd(a, v128.load(xp), v128.load32_splat(gp));
+      gp += gs; xp += xs;
+    }
+    x += xr; g += gr;
+  }
+  store<f32>(o, f32x4.extract_lane(a, 0));
+  store<f32>(o + os, f32x4.extract_lane(a, 1));
+  store<f32>(o + 2 * os, f32x4.extract_lane(a, 2));
+  store<f32>(o + 3 * os, f32x4.extract_lane(a, 3));
+}
+
 // 1 channel x 8, 1 x 4 and 1 x 1 outputs (the remainders).
 @inline function k1x8(x: usize, xs: usize, xr: usize, g: usize, gs: usize, gr: usize, o: usize, nr: i32, n: i32): void {
   let a0 = v128.load(o), a1 = v128.load(o, 16);
@@ -116,9 +137,7 @@ function block(x: usize, xs: usize, xr: usize, g: usize, gs: usize, gr: usize, o
     let j = 0;
     for (; j + 8 <= co; j += 8) k4x8(x, xs, xr, g + (<usize>j << 2), gs, gr, o + (<usize>j << 2), os, nr, n);
     if (j + 4 <= co) { k4x4(x, xs, xr, g + (<usize>j << 2), gs, gr, o + (<usize>j << 2), os, nr, n); j += 4; }
-    for (; j < co; j++)
-      for (let c = 0; c < 4; c++)
-        k1x1(x + (<usize>c << 2), xs, xr, g + (<usize>j << 2), gs, gr, o + <usize>c * os + (<usize>j << 2), nr, n);
+    for (; j < co; j++) k4x1(x, xs, xr, g + (<usize>j << 2), gs, gr, o + (<usize>j << 2), os, nr, n);
     return;
   }
   for (let c = 0; c < rows; c++) {

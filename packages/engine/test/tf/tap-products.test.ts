@@ -1,7 +1,7 @@
 // Our SIMD tap-product kernels (assembly/tap-products.ts) read the NHWC input and output gradient in
 // place in the backend's memory. They must give the bytes of the filter gradient as TensorFlow.js ops
-// (XNNPACK matrix products over zero-padded windows) for every remainder of channels (4-row blocks
-// and single rows) and outputs (8, 4 and single columns), whatever the split of units between
+// (XNNPACK matrix products over zero-padded windows) for every remainder of channels (4-channel
+// blocks and single channels) and outputs (8, 4 and single columns, one and two outputs), whatever the split of units between
 // threads and the rows per chunk; and the embedded build is what the AssemblyScript compiler makes
 // of the source.
 import { readFileSync } from "node:fs";
@@ -35,6 +35,9 @@ describe("tap-product kernels", () => {
     { ci: 1, co: 16, b: 2, h: 7, w: 9, k: 3 },
     { ci: 6, co: 3, b: 3, h: 8, w: 8, k: 3 },
     { ci: 4, co: 12, b: 1, h: 10, w: 6, k: 5 },
+    // One and two outputs: against the ops' stacked product of shifted output gradients.
+    { ci: 16, co: 1, b: 2, h: 12, w: 12, k: 3 },
+    { ci: 7, co: 2, b: 2, h: 9, w: 5, k: 3 },
   ];
   it.each(shapes)(
     "give the ops' bytes for taps and bias sums ($ci -> $co channels, $b x $h x $w, k $k)",
