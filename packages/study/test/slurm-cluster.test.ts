@@ -234,8 +234,14 @@ describe.skipIf(problem !== undefined)("createSlurmExecutor on a real Slurm 22.0
     const n = maxArraySize + 2;
     expect(s.executor.chunks().map((c) => c.size)).toEqual([maxArraySize, 2]);
     const latest = await pollUntil(s, allFinal(n));
-    const statuses = [...latest.values()].sort((a, b) => a.index - b.index).map((e) => e.status);
-    expect(statuses).toEqual(["succeeded", "failed", ...Array(n - 2).fill("succeeded")]);
+    const entries = [...latest.values()].sort((a, b) => a.index - b.index);
+    const statuses = entries.map((e) => e.status);
+    // On a failure the message names the verdict's reason (which source disagreed).
+    expect(statuses, JSON.stringify(entries)).toEqual([
+      "succeeded",
+      "failed",
+      ...Array(n - 2).fill("succeeded"),
+    ]);
     expect(latest.get(1)).toMatchObject({ exitCode: 3, attempt: 1 });
     expect(latest.get(0)!.executorId).toMatch(/^\d+_0$/);
     // Arguments reach the program exactly, with no shell in between.

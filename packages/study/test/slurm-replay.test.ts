@@ -94,13 +94,16 @@ function fakeCluster(jobs: number) {
   const failSacct = (message: string) =>
     writeFileSync(commands.sacct, `#!/bin/sh\necho '${message}' >&2\nexit 1\n`);
   const restoreSacct = () => program("sacct");
+  /** Replaces the fake `sacct` with this shell script (the answers folder is `$ANSWERS`). */
+  const sacctScript = (body: string) =>
+    writeFileSync(commands.sacct, `#!/bin/sh\nANSWERS='${answers}'\n${body}`);
   /** Polls once per scene, in order: the events of each poll. */
   const replay = async (scenes: readonly Scene[]) => {
     const seen: (readonly unknown[])[] = [];
     for (const scene of scenes) seen.push(await poll(scene));
     return seen;
   };
-  return { executor, ctx, poll, replay, stderr, failSacct, restoreSacct };
+  return { executor, ctx, poll, replay, stderr, failSacct, restoreSacct, sacctScript, answers };
 }
 
 const row = (state: string, exit = "0:0", end = "Unknown") =>
@@ -278,6 +281,29 @@ describe("createSlurmExecutor poll", () => {
       [{ index: 0, status: "running", attempt: 2 }],
       [{ index: 0, status: "succeeded", attempt: 2 }],
     ]);
+  });
+
+  it("reads only its own job's accounting row when the job id was used before", async () => {
+    // slurmdbd keeps an earlier job 100 (a controller whose state was reset reuses ids). Like the
+    // real sacct (measured on 22.05): -j alone answers with the newest row the database has for the
+    // id, which is the earlier job's until this one's arrives; --name filters as well.
+    const cluster = fakeCluster(1);
+    await cluster.executor.reattach?.(cluster.ctx);
+    cluster.sacctScript(`name=""
+for a in "$@"; do case "$a" in --name=*) name="\${a#--name=}";; esac; done
+if [ -n "$name" ]; then grep "^$name|" "$ANSWERS/db.txt" | cut -d'|' -f2-
+else tail -n 1 "$ANSWERS/db.txt" | cut -d'|' -f2-; fi
+`);
+    const db = (rows: string) => writeFileSync(join(cluster.answers, "db.txt"), rows);
+    db(`tk-earlier|${row("CANCELLED by 0")}`);
+    const done = { state: "exited" as const, exitCode: 0, endedAt: new Date().toISOString() };
+    // The job has left the queue and says it succeeded; slurmdbd has not got its row yet: not
+    // known yet (the earlier job's row would make it suspect, a success that sacct calls cancelled).
+    expect(await cluster.poll({ squeue: "", record: done })).toEqual([
+      { index: 0, status: "pending", attempt: 1 },
+    ]);
+    db(`tk-earlier|${row("CANCELLED by 0")}trainkit-replay|${row("COMPLETED", "0:0", ended)}`);
+    expect(await cluster.poll({ squeue: "" })).toEqual([{ index: 0, status: "succeeded", attempt: 1 }]);
   });
 
   it("keeps what it reported when sacct fails for a poll, and says so", async () => {

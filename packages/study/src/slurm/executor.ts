@@ -361,12 +361,16 @@ export function createSlurmExecutor(
     const open = [...tasks.values()].filter((ref) => !final.has(ref.index));
     if (open.length === 0) return [];
     const ids = [...new Set(open.map((ref) => ref.chunk.arrayJobId))];
+    const names = [...new Set(open.map((ref) => ref.chunk.jobName))].join(",");
 
     let sacctRows: SacctRow[] = [];
     if (accounting !== false) {
+      // By id *and* name: job ids are reused (a controller whose state was reset, an id space that
+      // wrapped), and until slurmdbd has the new job's row, sacct -j answers with the old job's
+      // (measured on 22.05: an earlier job's "CANCELLED by 0" for a job that had just succeeded).
       const answer = await run(
         "sacct",
-        ["-X", "-P", "-n", `--format=${SACCT_FORMAT}`, "-j", ids.join(",")],
+        ["-X", "-P", "-n", `--format=${SACCT_FORMAT}`, "-j", ids.join(","), `--name=${names}`],
         ctx,
       );
       if (accountingDisabled(`${answer.stdout}\n${answer.stderr}`)) {
@@ -384,11 +388,7 @@ export function createSlurmExecutor(
         sacctRows = parseSacct(answer.stdout);
       }
     }
-    const queue = await run(
-      "squeue",
-      ["-h", "-r", `--name=${[...new Set(open.map((r) => r.chunk.jobName))].join(",")}`, "-o", SQUEUE_FORMAT],
-      ctx,
-    );
+    const queue = await run("squeue", ["-h", "-r", `--name=${names}`, "-o", SQUEUE_FORMAT], ctx);
     if (queue.code !== 0) {
       ctx.io.stderr(
         `slurm: squeue failed (${queue.stderr.trim() || `exit ${queue.code}`}); trying again at the next poll.\n`,
