@@ -71,8 +71,10 @@ describe.skipIf(problem !== undefined)("trainkit-study --executor slurm (real Sl
     const out = join(dir, "runs/kill");
     writeFileSync(
       join(dir, "kill.yaml"),
-      `name: kill\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${dir}/train.npz\n    nGroups: 16\n    nepochs: 2\n    batchSize: 8\n  model:\n    nFiltersScale: 1\nmatrix:\n  execution.seed: [1, 2, 3]\n`,
+      `name: kill\noutputDir: ${out}\nbase:\n  training:\n    trainDataFile: ${dir}/train.npz\n    nGroups: 16\n    nepochs: 8\n    batchSize: 8\n  model:\n    nFiltersScale: 1\nmatrix:\n  execution.seed: [1, 2, 3]\n`,
     );
+    // Jobs of a few seconds each: with 2 s jobs the polls (2, 4, 8 s apart) can miss every running
+    // one, and the kill must come while one runs.
     const child = spawn(
       process.execPath,
       [BINS.study, "run", join(dir, "kill.yaml"), "--executor", "slurm", "--wait", "--max-workers", "1"],
