@@ -1,12 +1,12 @@
 // Our SIMD tap-product kernels (assembly/tap-products.ts) read the NHWC input and output gradient in
 // place in the backend's memory. They must give the bytes of the filter gradient as TensorFlow.js ops
 // (XNNPACK matrix products over zero-padded windows) for every remainder of channels (4-channel
-// blocks and single channels) and outputs (8, 4 and single columns, one and two outputs), whatever the split of units between
-// threads and the rows per chunk; and the embedded build is what the AssemblyScript compiler makes
-// of the source.
+// blocks and single channels) and outputs (8, 4 and single columns; one and two outputs), whatever
+// the split of units between threads and the rows per chunk; and the embedded build is what the
+// AssemblyScript compiler makes of the source.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Tensor4D, TensorInfo } from "@tensorflow/tfjs";
+import type { TensorInfo } from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import {
   compileTapProducts,
@@ -46,8 +46,8 @@ describe("tap-product kernels", () => {
       const backend = tf.backend() as unknown as WasmBackendView;
       const kernels = tapKernels(backend.wasm);
       expect(kernels).not.toBeNull();
-      const x = tf.tensor4d(randomArray(b * h * w * ci, 41), [b, h, w, ci]) as Tensor4D;
-      const g = tf.tensor4d(randomArray(b * h * w * co, 42), [b, h, w, co]) as Tensor4D;
+      const x = tf.tensor4d(randomArray(b * h * w * ci, 41), [b, h, w, ci]);
+      const g = tf.tensor4d(randomArray(b * h * w * co, 42), [b, h, w, co]);
       const made: TensorInfo[] = [];
       const zeros = (n: number) => {
         const t = backend.makeOutput([n], "float32");

@@ -143,17 +143,17 @@ export function installConvBackwardKernel(): void {
       const simd = tapKernels(backend.wasm);
       if (simd !== null) {
         // Our kernels, on x and g where they are (see tap-products.ts): the same bytes.
-        const ptr = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
         const dw = output(backend.makeOutput([k, k, ci, co], "float32"));
         backend.typedArrayFromHeap(dw).fill(0);
         const units = k * k * Math.ceil(ci / 4);
+        const [xp, gp, dwp] = [x, g, dw].map((t) => ptr(backend, t)) as [number, number, number];
         profileSubKernel("TapProducts", () =>
-          simd.tapProducts(ptr(x), ptr(g), ptr(dw), ci, co, k, b, h, wd, 0, units, TAP_CHUNK),
+          simd.tapProducts(xp, gp, dwp, ci, co, k, b, h, wd, 0, units, TAP_CHUNK),
         );
         if (!withBias) return [dx, dw];
         const db = output(backend.makeOutput([co], "float32"));
         backend.typedArrayFromHeap(db).fill(0);
-        profileSubKernel("TapProducts", () => simd.columnSums(ptr(g), ptr(db), co, b * h * wd));
+        profileSubKernel("TapProducts", () => simd.columnSums(gp, ptr(backend, db), co, b * h * wd));
         return [dx, dw, db];
       }
       // XNNPACK: channel-major, zero-padded input with a zero tail (one more channel): tap (i, j)
@@ -226,6 +226,11 @@ function id(backend: WasmBackendView, t: TensorInfo): number {
   return backend.dataIdMap.get(t.dataId).id;
 }
 
+/** The byte offset of a tensor's data in the backend's memory. */
+function ptr(backend: WasmBackendView, t: TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
+}
+
 function shapeBytes(shape: readonly number[]): Uint8Array {
   return new Uint8Array(new Int32Array(shape).buffer);
 }
@@ -262,8 +267,8 @@ function tapProducts(
   len: number,
   co: number,
 ): void {
-  const xPtr = backend.dataIdMap.get(xPad.dataId).memoryOffset;
-  const outPtr = backend.dataIdMap.get(dw.dataId).memoryOffset;
+  const xPtr = ptr(backend, xPad);
+  const outPtr = ptr(backend, dw);
   const gId = id(backend, gPad);
   const aShape = shapeBytes([1, ci, len]);
   const bShape = shapeBytes([1, len, co]);

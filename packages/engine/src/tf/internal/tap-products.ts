@@ -10,10 +10,9 @@
  * in place, run the k*k taps over one pass of cached chunks of whole rows, skip exactly the terms
  * whose input pixel is padding (zero products), and sum in the order and rounding of XNNPACK's f32
  * GEMM (ascending positions, a multiply then an add), so the bytes are the same (tested against the
- * ops on every shape class). On the threaded backend the
- * units (a tap and 4 input channels each) are split between the calling thread and a worker thread
- * running the same module on the same memory; every unit is computed whole by one thread, so the
- * bytes do not depend on the split.
+ * ops on every shape class). On the threaded backend the units (a tap and 4 input channels each)
+ * are split between the calling thread and a worker thread running the same module on the same
+ * memory; every unit is computed whole by one thread, so the bytes do not depend on the split.
  */
 import { Worker } from "node:worker_threads";
 import { TAP_PRODUCTS_WASM } from "./tap-products-wasm.ts";
